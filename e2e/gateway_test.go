@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/frontrow-live/frontrow/app"
+	"github.com/frontrow-live/frontrow/gateway/rtc"
+)
+
+const testToken = "e2e-secret"
+
+// gateway is a frontrow instance on loopback for one test.
+type gateway struct {
+	*app.App
+	base string // http://127.0.0.1:port
+}
+
+type gatewayOption func(*app.Config)
+
+func withGrace(d time.Duration) gatewayOption { return func(c *app.Config) { c.GracePeriod = d } }
+func withDemo() gatewayOption                 { return func(c *app.Config) { c.Demo = true } }
+func withICEServers(s ...webrtc.ICEServer) gatewayOption {
+	return func(c *app.Config) { c.ICEServers = s }
+}
+
+// startGateway runs a gateway with ICE restricted to 127.0.0.1 and stops it
+// when the test ends.
+func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
+	t.Helper()
+	cfg := app.Config{
+		HTTPAddr:      "127.0.0.1:0",
+		WebRTC:        rtc.Config{UDPAddr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}},
+		PartTarget:    200 * time.Millisecond,
+		SegmentTarget: time.Second,
+		GracePeriod:   10 * time.Second,
+		PublishToken:  testToken,
+		Logger:        testLogger(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		t.Fatalf("start gateway: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("gateway run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("gateway did not stop within 15 s")
+		}
+	})
+	return &gateway{App: a, base: "http://" + a.HTTPAddr().String()}
+}
+
+// testLogger shows the gateway's logs with -v when FRONTROW_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("FRONTROW_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

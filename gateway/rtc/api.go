@@ -1,0 +1,168 @@
+package rtc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+)
+
+// ICE timing for every session: a peer that stops answering consent checks
+// (RFC 7675) is disconnected after iceDisconnected and torn down after
+// iceFailed, so a vanished viewer or publisher costs nothing for long.
+const (
+	iceDisconnected = 5 * time.Second
+	iceFailed       = 10 * time.Second
+	iceKeepalive    = 2 * time.Second
+)
+
+// Config says where the WebRTC tier listens and what it advertises.
+type Config struct {
+	// UDPAddr is the one UDP address every ICE session shares (ICE UDP mux).
+	UDPAddr string
+	// Hosts are the IPs or names advertised as host candidates; empty means
+	// the machine's interfaces.
+	Hosts  []string
+	Logger *slog.Logger
+}
+
+// Engine is the WebRTC tier's shared machinery: one UDP socket and the two
+// pion APIs built on it, one for publishers and one for viewers.
+type Engine struct {
+	// Publish builds WHIP publishers' peer connections: receive only, with
+	// NACK generation and receiver reports toward the publisher.
+	Publish *webrtc.API
+	// Play builds WHEP viewers' peer connections: send only, with sender reports.
+	Play *webrtc.API
+
+	conn net.PacketConn
+	mux  ice.UDPMux
+}
+
+// New opens the UDP port and builds both APIs.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	conn, err := net.ListenPacket("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: listen udp %s: %w", cfg.UDPAddr, err)
+	}
+	e := &Engine{conn: conn, mux: webrtc.NewICEUDPMux(nil, conn)}
+	hosts, err := resolveHosts(cfg.Hosts)
+	if err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	loopback := isLoopbackAddr(conn.LocalAddr())
+	for _, h := range hosts {
+		loopback = loopback || net.ParseIP(h).IsLoopback()
+	}
+	settings := func() webrtc.SettingEngine {
+		var s webrtc.SettingEngine
+		s.SetICEUDPMux(e.mux)
+		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		s.SetIncludeLoopbackCandidate(loopback)
+		s.SetICETimeouts(iceDisconnected, iceFailed, iceKeepalive)
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+		// Answer actpass offers as the DTLS server (a=setup:passive), as
+		// WHIP and WHEP clients expect (RFC 9725 section 4.2).
+		_ = s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
+		if len(hosts) > 0 {
+			s.SetNAT1To1IPs(hosts, webrtc.ICECandidateTypeHost)
+		}
+		return s
+	}
+	if e.Publish, err = buildAPI(settings(), publishInterceptors); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if e.Play, err = buildAPI(settings(), playInterceptors); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func buildAPI(s webrtc.SettingEngine, interceptors func(*interceptor.Registry) error) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, fmt.Errorf("webrtc: register codecs: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	if err := interceptors(reg); err != nil {
+		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
+}
+
+// publishInterceptors ask the publisher to resend lost packets (RFC 4585
+// generic NACK) and report reception (RFC 3550 RR).
+func publishInterceptors(r *interceptor.Registry) error {
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return err
+	}
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return err
+	}
+	r.Add(gen)
+	r.Add(rr)
+	return nil
+}
+
+// playInterceptors send RTCP sender reports so players can sync audio and
+// video and measure delay. NACKs are answered by the stream's shared
+// retransmission buffer, not a per-viewer copy.
+func playInterceptors(r *interceptor.Registry) error {
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return err
+	}
+	r.Add(sr)
+	return nil
+}
+
+// LocalAddr is the UDP address ICE listens on.
+func (e *Engine) LocalAddr() net.Addr { return e.conn.LocalAddr() }
+
+// Close releases the UDP port. Sessions should be closed first.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.mux != nil {
+		errs = append(errs, e.mux.Close())
+	}
+	if err := e.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func resolveHosts(hosts []string) ([]string, error) {
+	var out []string
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			out = append(out, ip.String())
+			continue
+		}
+		ips, err := net.LookupIP(h)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("webrtc.hosts: resolve %q: %v", h, err)
+		}
+		out = append(out, ips[0].String())
+	}
+	return out, nil
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	u, ok := a.(*net.UDPAddr)
+	return ok && u.IP.IsLoopback()
+}

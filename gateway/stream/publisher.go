@@ -1,0 +1,199 @@
+package stream
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+
+	"github.com/frontrow-live/frontrow/packager"
+)
+
+// PublishRequest describes a publisher as it connects.
+type PublishRequest struct {
+	Tracks   packager.Tracks
+	Protocol string // "whip", "rtmp", "demo": for logs and status
+	Remote   string // the publisher's address, for logs
+	// RequestKeyframe asks the publisher for an IDR (RTCP PLI for WHIP); nil
+	// when the source cannot be asked.
+	RequestKeyframe func()
+}
+
+// Publisher is one publisher session of a stream: the ingest path every
+// source (WHIP, RTMP, the demo) feeds with RTP packets and sender reports.
+// Each track must be written from one goroutine at a time.
+type Publisher struct {
+	stream  *Stream
+	req     PublishRequest
+	session int
+	clock   sessionClock
+
+	video *videoIngest
+	audio *audioIngest
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+}
+
+type videoIngest struct {
+	track *Track
+	clock trackClock
+	au    *auAssembler
+	dts   h264.DTSExtractor
+	// dtsReady is false until the extractor has seen the session's first IDR.
+	dtsReady bool
+}
+
+type audioIngest struct {
+	track *Track
+	clock trackClock
+}
+
+func newPublisher(s *Stream, req PublishRequest, session int) *Publisher {
+	p := &Publisher{stream: s, req: req, session: session}
+	if req.Tracks.Video != nil {
+		p.video = &videoIngest{
+			track: s.tracks[packager.KindVideo],
+			clock: trackClock{rate: videoClockRate, session: &p.clock},
+			au:    newAUAssembler(),
+		}
+	}
+	if req.Tracks.Audio != nil {
+		p.audio = &audioIngest{
+			track: s.tracks[packager.KindAudio],
+			clock: trackClock{rate: audioClockRate, session: &p.clock},
+		}
+	}
+	return p
+}
+
+// Stream is the stream this publisher feeds.
+func (p *Publisher) Stream() *Stream { return p.stream }
+
+// WriteRTP takes one RTP packet of a track: it goes to every viewer at once
+// and, reassembled into access units, to the packager.
+func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.Time) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	switch {
+	case kind == packager.KindVideo && p.video != nil:
+		out := p.video.track.ingest(pkt, arrival, uint32(p.session))
+		p.stream.forward(kind, out)
+		p.writeVideoUnit(pkt, arrival)
+	case kind == packager.KindAudio && p.audio != nil:
+		out := p.audio.track.ingest(pkt, arrival, uint32(p.session))
+		p.stream.forward(kind, out)
+		p.writeAudioUnit(pkt, arrival)
+	default:
+		return fmt.Errorf("stream %s: publisher has no %s track", p.stream.name, kind)
+	}
+	return nil
+}
+
+// WriteSenderReport maps a track's RTP timestamp to the publisher's wall
+// clock (an RTCP SR, RFC 3550 section 6.4.1); it aligns audio and video.
+func (p *Publisher) WriteSenderReport(kind packager.Kind, ntp time.Time, rtpTime uint32) {
+	now := time.Now()
+	switch {
+	case kind == packager.KindVideo && p.video != nil:
+		p.video.clock.senderReport(ntp, rtpTime, now)
+	case kind == packager.KindAudio && p.audio != nil:
+		p.audio.clock.senderReport(ntp, rtpTime, now)
+	}
+}
+
+func (p *Publisher) writeVideoUnit(pkt *rtp.Packet, arrival time.Time) {
+	v := p.video
+	au, lost := v.au.push(pkt)
+	if lost {
+		p.stream.droppedUnits.Add(1)
+		p.stream.RequestKeyframe()
+	}
+	if au == nil {
+		return
+	}
+	wall, ok := v.clock.wallTime(au.ts, arrival)
+	if !ok {
+		return // waiting for the first sender report
+	}
+	pts := wall.Sub(p.stream.epoch)
+	if pts < 0 {
+		return
+	}
+	if !v.dtsReady {
+		if !au.keyframe {
+			return
+		}
+		v.dts.Initialize()
+		v.dtsReady = true
+	}
+	// RTP carries presentation times only; with B-frames the decode time
+	// comes from the picture order count (mediacommon's extractor).
+	pts90 := durationTo90k(pts)
+	d, err := v.dts.Extract(au.nalus, pts90)
+	if err != nil {
+		v.dtsReady = false // start again at the next IDR
+		return
+	}
+	dts := pts
+	if d != pts90 {
+		dts = from90k(d)
+	}
+	if dts != pts && !p.stream.bframes.Swap(true) {
+		p.stream.log.Warn("video has B-frames: WebRTC viewers may stutter; set the encoder's profile to baseline or B-frames to 0")
+	}
+	p.sinkUnit(packager.Unit{
+		Kind: packager.KindVideo, DTS: dts, PTS: pts, Keyframe: au.keyframe, NALUs: au.nalus, Arrival: arrival,
+	})
+}
+
+func (p *Publisher) writeAudioUnit(pkt *rtp.Packet, arrival time.Time) {
+	if len(pkt.Payload) == 0 {
+		return
+	}
+	wall, ok := p.audio.clock.wallTime(pkt.Timestamp, arrival)
+	if !ok {
+		return
+	}
+	pts := wall.Sub(p.stream.epoch)
+	if pts < 0 {
+		return
+	}
+	p.sinkUnit(packager.Unit{
+		Kind: packager.KindAudio, DTS: pts, PTS: pts, Keyframe: true, Payload: pkt.Payload, Arrival: arrival,
+	})
+}
+
+func (p *Publisher) sinkUnit(u packager.Unit) {
+	if p.stream.sink == nil {
+		return
+	}
+	if err := p.stream.sink.WriteUnit(u); err != nil {
+		p.stream.droppedUnits.Add(1)
+		p.stream.log.Debug("packager refused unit", "kind", u.Kind, "err", err)
+	}
+}
+
+// Close ends the publisher session; the stream lingers for the grace period.
+// Idempotent.
+func (p *Publisher) Close() { p.CloseWithReason("publisher closed") }
+
+// CloseWithReason is Close with the reason logged on unpublish.
+func (p *Publisher) CloseWithReason(reason string) {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		p.stream.unpublish(p, reason)
+	})
+}
+
+func durationTo90k(d time.Duration) int64 {
+	return int64(d/time.Second)*90000 + int64(d%time.Second)*90000/int64(time.Second)
+}
+
+func from90k(v int64) time.Duration {
+	return time.Duration(v/90000)*time.Second + time.Duration(v%90000)*time.Second/90000
+}

@@ -1,0 +1,226 @@
+package stream
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/frontrow-live/frontrow/packager"
+)
+
+// keyframeRequestInterval rate-limits keyframe requests sent upstream: every
+// joining viewer asks for one, and an encoder flooded with PLIs sends nothing
+// but keyframes (RFC 4585 section 3.5.4 on PLI rate).
+const keyframeRequestInterval = 500 * time.Millisecond
+
+// Viewer is a WebRTC viewer as the stream sees it.
+type Viewer interface {
+	// WritePacket queues one packet for the viewer; it must never block, so a
+	// slow viewer delays nobody else.
+	WritePacket(kind packager.Kind, p *Packet)
+	// StreamEnded tells the viewer the stream is over for good.
+	StreamEnded()
+}
+
+// Stream is a named live stream: at most one publisher, its tracks, the
+// WebRTC viewers and the packager. It outlives a publisher by the grace period.
+type Stream struct {
+	name  string
+	epoch time.Time
+	reg   *Registry
+	log   *slog.Logger
+	sink  UnitSink
+
+	viewers      atomic.Pointer[[]Viewer] // copy on write: read per packet without a lock
+	bframes      atomic.Bool
+	lastKeyReq   atomic.Int64 // unix nanos of the last keyframe request sent upstream
+	droppedUnits atomic.Uint64
+
+	mu        sync.Mutex
+	tracks    map[packager.Kind]*Track
+	publisher *Publisher
+	sessions  int
+	grace     *time.Timer
+	endOnce   sync.Once
+	ended     chan struct{}
+}
+
+// Name is the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// Epoch is the wall-clock time of the stream clock's zero.
+func (s *Stream) Epoch() time.Time { return s.epoch }
+
+// Sink is the packager side of the stream (nil without an HLS tier).
+func (s *Stream) Sink() UnitSink { return s.sink }
+
+// Ended is closed when the stream is over.
+func (s *Stream) Ended() <-chan struct{} { return s.ended }
+
+// BFrames reports whether the video carries B-frames, which browsers play
+// with stutter over WebRTC.
+func (s *Stream) BFrames() bool { return s.bframes.Load() }
+
+// Live reports whether a publisher is connected now.
+func (s *Stream) Live() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.publisher != nil
+}
+
+// Tracks lists the stream's tracks, video first; viewers bind to these.
+func (s *Stream) Tracks() []*Track {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Track
+	for _, k := range []packager.Kind{packager.KindVideo, packager.KindAudio} {
+		if t, ok := s.tracks[k]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Track returns the stream's track of this kind.
+func (s *Stream) Track(kind packager.Kind) *Track {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tracks[kind]
+}
+
+// Subscribe adds a viewer; the returned func removes it (idempotent).
+func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.ended:
+		return nil, ErrNotLive
+	default:
+	}
+	next := append(slices.Clone(*s.viewers.Load()), v)
+	s.viewers.Store(&next)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			cur := *s.viewers.Load()
+			if i := slices.Index(cur, v); i >= 0 {
+				next := slices.Delete(slices.Clone(cur), i, i+1)
+				s.viewers.Store(&next)
+			}
+		})
+	}, nil
+}
+
+// ViewerCount is the number of WebRTC viewers now.
+func (s *Stream) ViewerCount() int { return len(*s.viewers.Load()) }
+
+// RequestKeyframe asks the publisher for a keyframe, at most once per
+// keyframeRequestInterval however many viewers ask.
+func (s *Stream) RequestKeyframe() {
+	now := time.Now().UnixNano()
+	last := s.lastKeyReq.Load()
+	if now-last < int64(keyframeRequestInterval) || !s.lastKeyReq.CompareAndSwap(last, now) {
+		return
+	}
+	s.mu.Lock()
+	p := s.publisher
+	s.mu.Unlock()
+	if p != nil && p.req.RequestKeyframe != nil {
+		p.req.RequestKeyframe()
+	}
+}
+
+// publish installs a publisher; called with the registry lock held.
+func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.ended:
+		return nil, ErrClosed
+	default:
+	}
+	if s.publisher != nil {
+		return nil, ErrAlreadyPublishing
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.sessions++
+	for kind, present := range map[packager.Kind]bool{
+		packager.KindVideo: req.Tracks.Video != nil,
+		packager.KindAudio: req.Tracks.Audio != nil,
+	} {
+		if !present {
+			continue
+		}
+		t, ok := s.tracks[kind]
+		if !ok {
+			t = newTrack(kind)
+			s.tracks[kind] = t
+		}
+		t.newSession()
+	}
+	p := newPublisher(s, req, s.sessions)
+	if s.sink != nil {
+		if err := s.sink.SetTracks(req.Tracks); err != nil {
+			return nil, err
+		}
+	}
+	s.publisher = p
+	s.log.Info("publish", "protocol", req.Protocol, "session", s.sessions, "remote", req.Remote,
+		"video", req.Tracks.Video != nil, "audio", req.Tracks.Audio != nil)
+	return p, nil
+}
+
+// unpublish removes p and starts the grace period.
+func (s *Stream) unpublish(p *Publisher, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.publisher != p {
+		return
+	}
+	s.publisher = nil
+	s.log.Info("unpublish", "protocol", p.req.Protocol, "reason", reason, "grace", s.reg.cfg.GracePeriod)
+	select {
+	case <-s.ended:
+		return
+	default:
+	}
+	s.grace = time.AfterFunc(s.reg.cfg.GracePeriod, func() { s.end("grace period over") })
+}
+
+// end finishes the stream: viewers are told, the playlists ended, the name freed.
+func (s *Stream) end(reason string) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		p := s.publisher
+		if s.grace != nil {
+			s.grace.Stop()
+		}
+		close(s.ended)
+		s.mu.Unlock()
+		if p != nil {
+			p.Close()
+		}
+		s.reg.remove(s)
+		if s.sink != nil {
+			s.sink.End()
+		}
+		for _, v := range *s.viewers.Load() {
+			v.StreamEnded()
+		}
+		s.log.Info("stream ended", "reason", reason)
+	})
+}
+
+// forward hands one packet to every viewer.
+func (s *Stream) forward(kind packager.Kind, p *Packet) {
+	for _, v := range *s.viewers.Load() {
+		v.WritePacket(kind, p)
+	}
+}

@@ -1,0 +1,228 @@
+package whep
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/frontrow-live/frontrow/gateway/stream"
+	"github.com/frontrow-live/frontrow/packager"
+)
+
+// DefaultQueueLen bounds a viewer's queue: about half a second of a
+// 1.5 Mbit/s stream. A viewer that falls further behind loses packets (and
+// may NACK them) while every other viewer goes on untouched.
+const DefaultQueueLen = 512
+
+type queued struct {
+	kind packager.Kind
+	p    *stream.Packet
+}
+
+// viewer is one WHEP session: a peer connection fed from the stream through
+// a bounded queue by its own writer goroutine. Its goroutines (the
+// supervisor, the writer, one RTCP reader per track) end before Close returns.
+type viewer struct {
+	st     *stream.Stream
+	pc     *webrtc.PeerConnection
+	ufrag  string
+	log    *slog.Logger
+	joined time.Time
+
+	tracks  [2]*outTrack // by packager.Kind
+	senders []*webrtc.RTPSender
+	queue   chan queued
+	drops   atomic.Uint64
+	sent    atomic.Uint64
+
+	subscribeOnce sync.Once
+	unsubscribe   atomic.Pointer[func()]
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	reason   atomic.Pointer[string]
+	done     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newViewer(st *stream.Stream, pc *webrtc.PeerConnection, ufrag string, queueLen int, log *slog.Logger) *viewer {
+	return &viewer{
+		st: st, pc: pc, ufrag: ufrag, log: log, joined: time.Now(),
+		queue: make(chan queued, queueLen),
+		stop:  make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+func (v *viewer) addTrack(t *stream.Track) error {
+	ot := newOutTrack(t)
+	sender, err := v.pc.AddTrack(ot)
+	if err != nil {
+		return err
+	}
+	v.tracks[t.Kind()] = ot
+	v.senders = append(v.senders, sender)
+	return nil
+}
+
+// start begins the session once the answer is ready: packets flow from the
+// moment the connection is up.
+func (v *viewer) start() error {
+	select {
+	case <-v.st.Ended():
+		return stream.ErrNotLive
+	default:
+	}
+	v.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			v.subscribeOnce.Do(v.subscribe)
+		case webrtc.PeerConnectionStateFailed:
+			v.shutdown("ice failed")
+		case webrtc.PeerConnectionStateClosed:
+			v.shutdown("connection closed")
+		}
+	})
+	v.wg.Add(1 + len(v.senders))
+	go v.write()
+	for _, s := range v.senders {
+		go v.readRTCP(s)
+	}
+	go v.run()
+	return nil
+}
+
+func (v *viewer) subscribe() {
+	unsub, err := v.st.Subscribe(v)
+	if err != nil {
+		v.shutdown("stream ended")
+		return
+	}
+	v.unsubscribe.Store(&unsub)
+	select {
+	case <-v.stop: // closed while subscribing: undo at once
+		unsub()
+		return
+	default:
+	}
+	// A joining viewer needs an IDR now, not at the encoder's next GOP.
+	v.st.RequestKeyframe()
+	v.log.Info("viewer join", "tier", "webrtc", "connect", time.Since(v.joined).Round(time.Millisecond))
+}
+
+func (v *viewer) run() {
+	<-v.stop
+	if u := v.unsubscribe.Load(); u != nil {
+		(*u)()
+	}
+	if err := v.pc.Close(); err != nil {
+		v.log.Debug("whep: close peer connection", "err", err)
+	}
+	v.wg.Wait()
+	reason := "closed"
+	if r := v.reason.Load(); r != nil {
+		reason = *r
+	}
+	v.log.Info("viewer leave", "tier", "webrtc", "reason", reason,
+		"duration", time.Since(v.joined).Round(time.Millisecond), "sent", v.sent.Load(), "dropped", v.drops.Load())
+	close(v.done)
+}
+
+func (v *viewer) shutdown(reason string) {
+	v.stopOnce.Do(func() {
+		v.reason.Store(&reason)
+		close(v.stop)
+	})
+}
+
+// WritePacket queues a packet without ever blocking the stream: when this
+// viewer's queue is full the packet is dropped for this viewer only.
+func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) {
+	select {
+	case v.queue <- queued{kind: kind, p: p}:
+	default:
+		v.drops.Add(1)
+	}
+}
+
+// StreamEnded closes the session: the stream is over for good.
+func (v *viewer) StreamEnded() { v.shutdown("stream ended") }
+
+// write sends queued packets. Video starts at a keyframe: a decoder given
+// anything before it shows nothing, or garbage.
+func (v *viewer) write() {
+	defer v.wg.Done()
+	videoStarted, session := false, uint32(0)
+	for {
+		select {
+		case <-v.stop:
+			return
+		case q := <-v.queue:
+			t := v.tracks[q.kind]
+			if t == nil {
+				continue
+			}
+			if q.kind == packager.KindVideo && q.p.Session != session {
+				videoStarted, session = false, q.p.Session
+			}
+			if q.kind == packager.KindVideo && !videoStarted {
+				if !q.p.Keyframe {
+					continue
+				}
+				videoStarted = true
+				v.log.Debug("viewer first keyframe", "after", time.Since(v.joined).Round(time.Millisecond))
+			}
+			if err := t.send(q.p); err != nil {
+				v.shutdown("send failed: " + err.Error())
+				return
+			}
+			v.sent.Add(1)
+		}
+	}
+}
+
+// readRTCP answers the viewer's feedback: keyframe requests go upstream
+// (rate-limited by the stream), NACKs are served from the stream's shared
+// retransmission buffer (RFC 4585 section 6.2.1).
+func (v *viewer) readRTCP(s *webrtc.RTPSender) {
+	defer v.wg.Done()
+	t, _ := s.Track().(*outTrack)
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				v.st.RequestKeyframe()
+			case *rtcp.TransportLayerNack:
+				if t == nil {
+					continue
+				}
+				for _, pair := range p.Nacks {
+					for _, seq := range pair.PacketList() {
+						if rp := t.src.Retransmission(seq); rp != nil {
+							v.WritePacket(t.src.Kind(), rp)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Close ends the session and waits until its goroutines are gone. Idempotent.
+func (v *viewer) Close() error {
+	v.shutdown("deleted")
+	<-v.done
+	return nil
+}
+
+func (v *viewer) Done() <-chan struct{}  { return v.done }
+func (v *viewer) RemoteICEUfrag() string { return v.ufrag }
+
+func (v *viewer) AddICECandidate(c webrtc.ICECandidateInit) error { return v.pc.AddICECandidate(c) }
