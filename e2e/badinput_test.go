@@ -13,7 +13,7 @@ import (
 
 // codecAPI is a pion API that offers only the given codecs, to make offers a
 // gateway must refuse.
-func codecAPI(t *testing.T, video, audio []webrtc.RTPCodecParameters) *webrtc.API {
+func codecAPI(t testing.TB, video, audio []webrtc.RTPCodecParameters) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	for _, c := range video {
@@ -167,7 +167,7 @@ func findLine(sdp, prefix string) string {
 	return ""
 }
 
-func do(t *testing.T, ctx context.Context, method, url, ctype, token, body string, header map[string]string) (int, http.Header, string) {
+func do(t testing.TB, ctx context.Context, method, url, ctype, token, body string, header map[string]string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {

@@ -33,7 +33,7 @@ func withICEServers(s ...webrtc.ICEServer) gatewayOption {
 
 // startGateway runs a gateway with ICE restricted to 127.0.0.1 and stops it
 // when the test ends.
-func startGateway(t *testing.T, opts ...gatewayOption) *gateway {
+func startGateway(t testing.TB, opts ...gatewayOption) *gateway {
 	t.Helper()
 	cfg := app.Config{
 		HTTPAddr:      "127.0.0.1:0",

@@ -29,7 +29,7 @@ type hlsReader struct {
 	changed              chan struct{}
 }
 
-func readHLS(t *testing.T, url string) *hlsReader {
+func readHLS(t testing.TB, url string) *hlsReader {
 	t.Helper()
 	r := &hlsReader{changed: make(chan struct{})}
 	quiet := func(string) {}
@@ -92,7 +92,7 @@ func (r *hlsReader) waitUnits(ctx context.Context, nv, na int) ([]hlsUnit, []hls
 
 // checkTimestamps compares the presentation times the HLS tier gives units
 // with the RTP timestamps they were sent with, both relative to the first.
-func checkTimestamps(t *testing.T, what string, got []hlsUnit, rate int, sentTS []uint32, start, sentRate int) {
+func checkTimestamps(t testing.TB, what string, got []hlsUnit, rate int, sentTS []uint32, start, sentRate int) {
 	t.Helper()
 	const tolerance = time.Millisecond
 	worst := time.Duration(0)
@@ -150,6 +150,23 @@ func TestWHIPToLLHLS(t *testing.T) {
 				}
 				if gotV[i].pts < gotV[i].dts {
 					t.Fatalf("video unit %d has PTS %d before DTS %d", i, gotV[i].pts, gotV[i].dts)
+				}
+			}
+			// Segments follow the 1 s GOP: each starts on a keyframe, at the
+			// first one at or after hls.segment_target (1 s).
+			pl, err := fetchPlaylist(ctx, g.base+"/hls/live/video.m3u8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// With B-frames EXTINF (a DTS span) may be up to the reorder depth
+			// (2 frames) short where the DTS extractor starts (DTS = PTS there).
+			tolerance := 20 * time.Millisecond
+			if tc.bframes {
+				tolerance = 70 * time.Millisecond
+			}
+			for i, s := range pl.Segments {
+				if d := s.Duration - time.Second; d < -tolerance || d > tolerance {
+					t.Errorf("segment %d lasts %v, want the 1 s GOP", pl.MediaSequence+i, s.Duration)
 				}
 			}
 			st, ok := g.Registry().Get("live")

@@ -26,7 +26,7 @@ import (
 // clientAPI is a pion peer as a browser-like client would be: H264
 // constrained baseline and Opus, the default interceptors (NACK, reports),
 // ICE on 127.0.0.1 only and no mDNS.
-func clientAPI(t *testing.T) *webrtc.API {
+func clientAPI(t testing.TB) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
@@ -133,7 +133,7 @@ type whipClient struct {
 	sent         *recorder
 }
 
-func newWHIPClient(t *testing.T, api *webrtc.API) *whipClient {
+func newWHIPClient(t testing.TB, api *webrtc.API) *whipClient {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -198,7 +198,7 @@ type whepClient struct {
 	postedAt time.Time
 }
 
-func newWHEPClient(t *testing.T, api *webrtc.API) *whepClient {
+func newWHEPClient(t testing.TB, api *webrtc.API) *whepClient {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -249,12 +249,19 @@ type recorder struct {
 	audioTS []uint32
 	changed chan struct{} // closed and replaced on every new unit
 	firstAt time.Time     // when the first video unit completed
+	// keyTS and keyAt track the first keyframe: keyAt is when its last
+	// packet (marker bit) arrived, the moment a decoder could show it.
+	keyTS    uint32
+	keySeen  bool
+	keyAt    time.Time
+	keyReady chan struct{}
 }
 
 func newRecorder() *recorder {
 	return &recorder{
-		sb:      samplebuilder.New(512, &codecs.H264Packet{IsAVC: true}, 90000),
-		changed: make(chan struct{}),
+		sb:       samplebuilder.New(512, &codecs.H264Packet{IsAVC: true}, 90000),
+		changed:  make(chan struct{}),
+		keyReady: make(chan struct{}),
 	}
 }
 
@@ -266,6 +273,13 @@ func (r *recorder) add(kind packager.Kind, pkt *rtp.Packet) {
 		r.audioTS = append(r.audioTS, pkt.Timestamp)
 		r.notify()
 		return
+	}
+	if !r.keySeen && payloadStartsIDR(pkt.Payload) {
+		r.keySeen, r.keyTS = true, pkt.Timestamp
+	}
+	if r.keySeen && r.keyAt.IsZero() && pkt.Marker && pkt.Timestamp == r.keyTS {
+		r.keyAt = time.Now()
+		close(r.keyReady)
 	}
 	r.sb.Push(pkt.Clone())
 	for s := r.sb.Pop(); s != nil; s = r.sb.Pop() {
@@ -327,7 +341,7 @@ func (r *recorder) waitFor(ctx context.Context, what string, cond func(video [][
 func isKeyframe(au [][]byte) bool { return h264.IsRandomAccess(au) }
 
 // del sends DELETE to a session URL and checks the status.
-func del(t *testing.T, ctx context.Context, url, token string, want int) {
+func del(t testing.TB, ctx context.Context, url, token string, want int) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, url, nil)
 	if err != nil {
@@ -348,7 +362,7 @@ func del(t *testing.T, ctx context.Context, url, token string, want int) {
 
 // offerSDP makes an offer with one video and one audio section in the given
 // direction ("sendonly" to publish, "recvonly" to play) and full candidates.
-func offerSDP(t *testing.T, api *webrtc.API, direction string) string {
+func offerSDP(t testing.TB, api *webrtc.API, direction string) string {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -371,4 +385,21 @@ func offerSDP(t *testing.T, api *webrtc.API, direction string) string {
 	}
 	<-gathered
 	return pc.LocalDescription().SDP
+}
+
+// payloadStartsIDR reports whether an H264 RTP payload begins an access unit
+// with an IDR or its parameter sets (RFC 6184: single NAL, STAP-A, FU-A).
+func payloadStartsIDR(p []byte) bool {
+	if len(p) < 2 {
+		return false
+	}
+	key := func(t byte) bool { return t == 5 || t == 7 || t == 8 }
+	switch t := p[0] & 0x1F; t {
+	case 24:
+		return len(p) > 3 && key(p[3]&0x1F)
+	case 28:
+		return p[1]&0x80 != 0 && key(p[1]&0x1F)
+	default:
+		return key(t)
+	}
 }

@@ -14,13 +14,13 @@ import (
 
 // startPublisher publishes the demo file over WHIP from a pion client until
 // the test ends; it returns the client and a func that stops the playout.
-func startPublisher(t *testing.T, ctx context.Context, g *gateway, name string) (*whipClient, func()) {
+func startPublisher(t testing.TB, ctx context.Context, g *gateway, name string) (*whipClient, func()) {
 	t.Helper()
 	return startPublisherFile(t, ctx, g, name, testdata.DemoMP4)
 }
 
 // startPublisherFile is startPublisher with another MP4 file.
-func startPublisherFile(t *testing.T, ctx context.Context, g *gateway, name string, file []byte) (*whipClient, func()) {
+func startPublisherFile(t testing.TB, ctx context.Context, g *gateway, name string, file []byte) (*whipClient, func()) {
 	t.Helper()
 	src, err := demo.NewSource(bytes.NewReader(file))
 	if err != nil {

@@ -352,14 +352,24 @@ func TestBlockingReloadLatency(t *testing.T) {
 		if _, err := fmt.Sscanf(pl.PreloadHint.URI, "video_t_%d.%d.mp4", &msn, &part); err != nil {
 			t.Fatal(err)
 		}
-		got := make(chan time.Time, 1)
+		type answer struct {
+			at   time.Time
+			body string
+			err  error
+		}
+		got := make(chan answer, 1)
 		go func() {
 			res, err := client.Get(fmt.Sprintf("%s/hls/s/video.m3u8?_HLS_msn=%d&_HLS_part=%d", srv.URL, msn, part))
-			if err == nil {
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
+			if err != nil {
+				got <- answer{err: err}
+				return
 			}
-			got <- time.Now()
+			defer res.Body.Close()
+			b, err := io.ReadAll(res.Body)
+			if err == nil && res.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", res.StatusCode)
+			}
+			got <- answer{time.Now(), string(b), err}
 		}()
 		waitBlocked(t, m, 1)
 		before := m.Stats().Parts
@@ -369,7 +379,11 @@ func TestBlockingReloadLatency(t *testing.T) {
 				t.Fatal(err)
 			}
 			if s := m.Stats(); s.Parts > before && s.LastPart.Rendition == "video" {
-				delays = append(delays, (<-got).Sub(start))
+				a := <-got
+				if a.err != nil || !strings.Contains(a.body, pl.PreloadHint.URI) {
+					t.Fatalf("blocked request: %v\n%s", a.err, a.body)
+				}
+				delays = append(delays, a.at.Sub(start))
 				break
 			}
 		}
@@ -377,7 +391,9 @@ func TestBlockingReloadLatency(t *testing.T) {
 	slices.Sort(delays)
 	median, maxDelay := delays[len(delays)/2], delays[len(delays)-1]
 	t.Logf("part written -> blocked playlist answered over HTTP: median %v, max %v (%d tries)", median, maxDelay, tries)
-	if maxDelay > 500*time.Millisecond {
+	// Only a gross failure is asserted (woken by the block timeout, not by
+	// the part): a loaded CI machine stalls for hundreds of milliseconds.
+	if maxDelay > 3*time.Second {
 		t.Fatalf("a blocked request took %v to answer", maxDelay)
 	}
 }

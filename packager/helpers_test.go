@@ -220,8 +220,23 @@ func checkMedia(t *testing.T, m *Muxer, pl *playlist.Media, raw string) {
 	if pl.Map == nil || !strings.HasSuffix(pl.Map.URI, ".mp4") {
 		fail("no EXT-X-MAP")
 	}
-	if !pl.Endlist && pl.PreloadHint == nil {
-		fail("live playlist without EXT-X-PRELOAD-HINT")
+	if !pl.Endlist {
+		// The hint names exactly the part after the newest listed one.
+		if pl.PreloadHint == nil {
+			fail("live playlist without EXT-X-PRELOAD-HINT")
+		}
+		msn, part := pl.MediaSequence+len(pl.Segments), 0
+		if pl.Skip != nil {
+			msn += pl.Skip.SkippedSegments
+		}
+		if n := len(pl.Parts); n > 0 {
+			last, _ := parseMediaName(pl.Parts[n-1].URI)
+			part = last.part + 1
+		}
+		init, _ := parseMediaName(pl.Map.URI)
+		if want := partName(init.rendition, m.cfg.ID, msn, part); pl.PreloadHint.URI != want {
+			fail("EXT-X-PRELOAD-HINT %s, want %s", pl.PreloadHint.URI, want)
+		}
 	}
 	if len(m.order) > 1 && len(pl.RenditionReport) != len(m.order)-1 {
 		fail("%d rendition reports, want %d", len(pl.RenditionReport), len(m.order)-1)

@@ -37,14 +37,18 @@ type track struct {
 	boundaries  []boundary // following track only: announced segment starts
 
 	// segment in progress
-	msn        int
-	parts      []*part
-	segStart   time.Duration
-	segPDT     time.Time
-	segDisc    bool
-	segInit    *initSection
-	segSamples int
-	seq        uint32 // mfhd sequence number of the next fragment
+	msn      int
+	parts    []*part
+	segStart time.Duration
+	// segStartPTS is the presentation time of the segment's first sample:
+	// keyframe spacing is judged on PTS, since with B-frames the DTS of an
+	// IDR sits a frame or two before it and makes a 1 s GOP look shorter.
+	segStartPTS time.Duration
+	segPDT      time.Time
+	segDisc     bool
+	segInit     *initSection
+	segSamples  int
+	seq         uint32 // mfhd sequence number of the next fragment
 
 	// closed segments, oldest first; segments[listed:] are in the playlist
 	segments []*segment
@@ -146,7 +150,7 @@ func (t *track) appendSample(p sample) error {
 		}
 	}
 	if t.segmentEmpty() {
-		t.segStart = p.dts
+		t.segStart, t.segStartPTS = p.dts, p.pts
 		t.segPDT = t.m.cfg.Epoch.Add(p.wall)
 		t.segInit = t.init
 	}
@@ -179,8 +183,10 @@ func (t *track) cutBefore(s sample, codecChange bool) error {
 	case codecChange:
 		cutHere = true
 	case t.kind == KindVideo:
-		// Segments start on a keyframe, the first at or after SegmentTarget.
-		cutHere = s.sync && segDur >= tm.segmentTarget
+		// Segments start on a keyframe, the first at or after SegmentTarget,
+		// give or take half a frame: an encoder's 1 s GOP stamped through
+		// RTP and RTCP clocks may land a few microseconds short of 1 s.
+		cutHere = s.sync && s.pts-t.segStartPTS+est/2 >= tm.segmentTarget
 	case t.m.video == nil:
 		// Audio-only: segments are cut by time, on a part boundary.
 		cutHere = partDue && segDur >= tm.segmentTarget

@@ -60,13 +60,16 @@ func CheckOffer(raw []byte, role Role) (OfferInfo, error) {
 	info.ICEUfrag, _ = desc.Attribute("ice-ufrag")
 	for _, m := range desc.MediaDescriptions {
 		kind := m.MediaName.Media
-		if kind == "application" || m.MediaName.Port.Value == 0 {
+		_, bundleOnly := m.Attribute("bundle-only")
+		if kind == "application" || (m.MediaName.Port.Value == 0 && !bundleOnly) {
 			continue // data channels are not used; rejected sections carry nothing
 		}
 		if kind != "audio" && kind != "video" {
 			return info, offerErr(http.StatusBadRequest, "offer has a %q section; only audio and video are carried", kind)
 		}
-		if _, ok := m.Attribute("rtcp-mux"); !ok {
+		// A bundle-only section (RFC 8843 section 7.5.3, GStreamer's
+		// max-bundle) rides on the first one's transport and may omit it.
+		if _, ok := m.Attribute("rtcp-mux"); !ok && !bundleOnly {
 			return info, offerErr(http.StatusBadRequest, "offer's %s section lacks a=rtcp-mux", kind)
 		}
 		if err := checkDirection(m, role); err != nil {

@@ -268,8 +268,10 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 	if h.cfg.Token == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.cfg.Token)) == 1 {
+	// The scheme is case-insensitive (RFC 9110 section 11.1).
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.cfg.Token)) == 1 {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="frontrow"`)
@@ -322,8 +324,8 @@ func linkHeaders(servers []webrtc.ICEServer) []string {
 	for _, s := range servers {
 		for _, u := range s.URLs {
 			l := "<" + u + `>; rel="ice-server"`
-			if s.Username != "" {
-				l += fmt.Sprintf(`; username=%q; credential=%q; credential-type="password"`, s.Username, fmt.Sprint(s.Credential))
+			if cred, ok := s.Credential.(string); ok && s.Username != "" {
+				l += fmt.Sprintf(`; username=%q; credential=%q; credential-type="password"`, s.Username, cred)
 			}
 			out = append(out, l)
 		}

@@ -58,15 +58,15 @@ func TestParseFragment(t *testing.T) {
 			wantCandidates: -1,
 		},
 		{
-			name: "an m= line without a mid forgets the previous mid",
-			body: "m=audio 9 RTP/AVP 0\na=mid:0\nm=video 9 RTP/AVP 0\na=candidate:2 1 udp 1 192.0.2.1 2 typ host\n",
-			want: fragment{candidates: []fragCandidate{{mid: "", candidate: "candidate:2 1 udp 1 192.0.2.1 2 typ host"}}},
+			name:           "an m= line without a mid forgets the previous mid",
+			body:           "m=audio 9 RTP/AVP 0\na=mid:0\nm=video 9 RTP/AVP 0\na=candidate:2 1 udp 1 192.0.2.1 2 typ host\n",
+			want:           fragment{candidates: []fragCandidate{{mid: "", candidate: "candidate:2 1 udp 1 192.0.2.1 2 typ host"}}},
 			wantCandidates: -1,
 		},
 		{
-			name: "candidates without any m= line",
-			body: "a=candidate:1 1 udp 1 192.0.2.1 1 typ host\n",
-			want: fragment{candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
+			name:           "candidates without any m= line",
+			body:           "a=candidate:1 1 udp 1 192.0.2.1 1 typ host\n",
+			want:           fragment{candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
 			wantCandidates: -1,
 		},
 		{
@@ -75,9 +75,9 @@ func TestParseFragment(t *testing.T) {
 			want: fragment{ufrag: "new1", pwd: "newpassword0123456789012"}, wantCandidates: -1,
 		},
 		{
-			name: "surrounding spaces and tabs are trimmed",
-			body: "  a=ice-ufrag:EsAw \t\r\n\ta=candidate:1 1 udp 1 192.0.2.1 1 typ host  \r\n",
-			want: fragment{ufrag: "EsAw", candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
+			name:           "surrounding spaces and tabs are trimmed",
+			body:           "  a=ice-ufrag:EsAw \t\r\n\ta=candidate:1 1 udp 1 192.0.2.1 1 typ host  \r\n",
+			want:           fragment{ufrag: "EsAw", candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
 			wantCandidates: -1,
 		},
 		{
@@ -95,9 +95,9 @@ func TestParseFragment(t *testing.T) {
 			want: fragment{}, // checked: no ufrag
 		},
 		{
-			name: "a line longer than the scanner buffer ends parsing",
-			body: "a=candidate:1 1 udp 1 192.0.2.1 1 typ host\n" + strings.Repeat("x", 70<<10) + "\na=candidate:2 1 udp 1 192.0.2.1 2 typ host\n",
-			want: fragment{candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
+			name:           "a line longer than the scanner buffer ends parsing",
+			body:           "a=candidate:1 1 udp 1 192.0.2.1 1 typ host\n" + strings.Repeat("x", 70<<10) + "\na=candidate:2 1 udp 1 192.0.2.1 2 typ host\n",
+			want:           fragment{candidates: []fragCandidate{{candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host"}}},
 			wantCandidates: -1,
 		},
 	}

@@ -14,7 +14,8 @@ import (
 type Session interface {
 	// AddICECandidate trickles one remote candidate; unusable ones may fail.
 	AddICECandidate(webrtc.ICECandidateInit) error
-	// Close ends the session and frees its resources at once. Idempotent.
+	// Close ends the session and frees its resources at once, and closes
+	// Done before it returns. Idempotent.
 	Close() error
 	// RemoteICEUfrag is the client's current ICE username fragment: a PATCH
 	// with another one is an ICE restart, with the same one a trickle.

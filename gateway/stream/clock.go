@@ -40,8 +40,9 @@ type trackClock struct {
 	mu           sync.Mutex
 	sr           *senderReport // newest SR not yet used for anchoring
 	synced       bool
-	anchorTS     uint32
-	anchorWall   time.Time
+	anchorWall   time.Time // wall time of the anchor timestamp
+	lastTS       uint32    // newest timestamp seen
+	lastTicks    int64     // lastTS in ticks since the anchor, unwrapped
 	firstArrival time.Time
 }
 
@@ -66,26 +67,29 @@ func (c *trackClock) wallTime(ts uint32, arrival time.Time) (t time.Time, ok boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.synced {
+		var anchorTS uint32
 		if c.firstArrival.IsZero() {
 			c.firstArrival = arrival
 		}
 		switch {
 		case c.sr != nil:
 			off := c.session.offsetFor(c.sr.ntp, c.sr.arrival)
-			c.anchorTS, c.anchorWall = c.sr.rtp, c.sr.ntp.Add(off)
+			anchorTS, c.anchorWall = c.sr.rtp, c.sr.ntp.Add(off)
 		case arrival.Sub(c.firstArrival) >= syncFallback:
-			c.anchorTS, c.anchorWall = ts, arrival
+			anchorTS, c.anchorWall = ts, arrival
 		default:
 			return time.Time{}, false
 		}
 		c.synced, c.sr = true, nil
+		c.lastTS, c.lastTicks = anchorTS, 0
 	}
-	// Signed 32-bit difference: RTP timestamps wrap (RFC 3550 section 5.1).
-	// The anchor follows the newest sample so the difference stays small.
-	diff := int32(ts - c.anchorTS)
-	wall := c.anchorWall.Add(time.Duration(int64(diff) * int64(time.Second) / int64(c.rate)))
-	if diff > 0 {
-		c.anchorTS, c.anchorWall = ts, wall
+	// Unwrap against the newest timestamp: RTP timestamps wrap (RFC 3550
+	// section 5.1) and arrive out of order, never by more than 2^31 ticks.
+	ticks := c.lastTicks + int64(int32(ts-c.lastTS))
+	if ticks > c.lastTicks {
+		c.lastTS, c.lastTicks = ts, ticks
 	}
-	return wall, true
+	// Whole seconds and remainder: exact, and no overflow for centuries.
+	rate := int64(c.rate)
+	return c.anchorWall.Add(time.Duration(ticks/rate)*time.Second + time.Duration(ticks%rate)*time.Second/time.Duration(rate)), true
 }

@@ -31,6 +31,8 @@ type auAssembler struct {
 	haveSeq bool
 	// waitKeyframe drops units until an IDR: at start and after a loss.
 	waitKeyframe bool
+	lossReported bool           // a loss was reported and no unit got through since
+	out          [2]*accessUnit // push's result, reused
 }
 
 func newAUAssembler() *auAssembler {
@@ -38,24 +40,43 @@ func newAUAssembler() *auAssembler {
 }
 
 // push adds one packet (already in sequence order) and returns the access
-// unit it completed, if any. lost reports that a unit was dropped for loss, so
+// units it completed: none, one, or two when a new timestamp closes an
+// unmarked unit and the same packet's marker closes its own. The slice is
+// reused by the next call. lost reports that a unit was dropped for loss, so
 // the caller can ask the publisher for a keyframe.
-func (a *auAssembler) push(pkt *rtp.Packet) (au *accessUnit, lost bool) {
+func (a *auAssembler) push(pkt *rtp.Packet) (done []*accessUnit, lost bool) {
+	done = a.out[:0]
+	gap := false
 	if a.haveSeq && pkt.SequenceNumber != a.nextSeq {
 		if int16(pkt.SequenceNumber-a.nextSeq) < 0 {
-			return nil, false // late or duplicate: its unit is already gone
+			return done, false // late or duplicate: its unit is already gone
 		}
-		a.broken = true
+		gap = true
 	}
 	a.haveSeq, a.nextSeq = true, pkt.SequenceNumber+1
+	if len(pkt.Payload) == 0 {
+		// Padding only (RFC 3550 section 5.1): no media, but a lost packet
+		// before it still breaks the unit under assembly.
+		a.broken = a.broken || gap
+		return done, false
+	}
 
-	// A new timestamp without a marker before it closes the previous unit.
 	if a.packets > 0 && pkt.Timestamp != a.cur.ts {
-		au, lost = a.finish()
+		// A new timestamp without a marker before it closes the previous
+		// unit. The lost packet may have been that unit's tail or this one's
+		// head: unless this packet visibly starts a unit, both are suspect.
+		a.broken = a.broken || gap
+		if au, l := a.finish(); au != nil {
+			done = append(done, au)
+		} else {
+			lost = lost || l
+		}
+		gap = gap && !startsUnit(pkt.Payload)
 	}
 	if a.packets == 0 {
 		a.cur = accessUnit{ts: pkt.Timestamp}
 	}
+	a.broken = a.broken || gap
 	a.packets++
 	if a.packets > maxAUPackets {
 		a.broken = true
@@ -66,13 +87,13 @@ func (a *auAssembler) push(pkt *rtp.Packet) (au *accessUnit, lost bool) {
 		}
 	}
 	if pkt.Marker {
-		done, l := a.finish()
-		if done != nil {
-			au = done
+		if au, l := a.finish(); au != nil {
+			done = append(done, au)
+		} else {
+			lost = lost || l
 		}
-		lost = lost || l
 	}
-	return au, lost
+	return done, lost
 }
 
 func (a *auAssembler) appendPayload(payload []byte) error {
@@ -98,8 +119,11 @@ func (a *auAssembler) finish() (*accessUnit, bool) {
 	if broken {
 		// A fragmented NAL unit may be half-buffered in the depacketizer.
 		a.depack = codecs.H264Packet{IsAVC: true}
-		a.waitKeyframe = true
-		return nil, true
+		// A loss is reported once until a unit gets through again: more
+		// broken units while recovering change nothing.
+		report := !a.lossReported
+		a.waitKeyframe, a.lossReported = true, true
+		return nil, report
 	}
 	if len(cur.nalus) == 0 {
 		return nil, false
@@ -108,8 +132,35 @@ func (a *auAssembler) finish() (*accessUnit, bool) {
 	if a.waitKeyframe && !cur.keyframe {
 		return nil, false
 	}
-	a.waitKeyframe = false
+	a.waitKeyframe, a.lossReported = false, false
 	return &cur, false
+}
+
+// startsUnit tells whether an RTP payload visibly begins an access unit: an
+// aggregation packet, a parameter set, AUD or SEI, or the first fragment or
+// single NAL of a slice whose first_mb_in_slice is 0 (H.264 section 7.3.3:
+// ue(v) 0 is the single bit 1).
+func startsUnit(payload []byte) bool {
+	if len(payload) < 2 {
+		return false
+	}
+	isStart := func(t h264.NALUType, first byte) bool {
+		switch t {
+		case h264.NALUTypeIDR, h264.NALUTypeNonIDR:
+			return first&0x80 != 0
+		case h264.NALUTypeSPS, h264.NALUTypePPS, h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeSEI:
+			return true
+		}
+		return false
+	}
+	switch t := payload[0] & 0x1F; t {
+	case 24: // STAP-A
+		return true
+	case 28: // FU-A
+		return len(payload) > 2 && payload[1]&0x80 != 0 && isStart(h264.NALUType(payload[1]&0x1F), payload[2])
+	default:
+		return isStart(h264.NALUType(t), payload[1])
+	}
 }
 
 // startsKeyframe tells whether an RTP payload begins an IDR access unit or

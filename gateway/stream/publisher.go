@@ -97,7 +97,7 @@ func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.T
 // WriteSenderReport maps a track's RTP timestamp to the publisher's wall
 // clock (an RTCP SR, RFC 3550 section 6.4.1); it aligns audio and video.
 func (p *Publisher) WriteSenderReport(kind packager.Kind, ntp time.Time, rtpTime uint32) {
-	now := time.Now()
+	now := time.Now() // on the same clock as the arrival times WriteRTP gets
 	switch {
 	case kind == packager.KindVideo && p.video != nil:
 		p.video.clock.senderReport(ntp, rtpTime, now)
@@ -107,15 +107,18 @@ func (p *Publisher) WriteSenderReport(kind packager.Kind, ntp time.Time, rtpTime
 }
 
 func (p *Publisher) writeVideoUnit(pkt *rtp.Packet, arrival time.Time) {
-	v := p.video
-	au, lost := v.au.push(pkt)
+	done, lost := p.video.au.push(pkt)
 	if lost {
 		p.stream.droppedUnits.Add(1)
 		p.stream.RequestKeyframe()
 	}
-	if au == nil {
-		return
+	for _, au := range done {
+		p.writeAccessUnit(au, arrival)
 	}
+}
+
+func (p *Publisher) writeAccessUnit(au *accessUnit, arrival time.Time) {
+	v := p.video
 	wall, ok := v.clock.wallTime(au.ts, arrival)
 	if !ok {
 		return // waiting for the first sender report
@@ -136,7 +139,7 @@ func (p *Publisher) writeVideoUnit(pkt *rtp.Packet, arrival time.Time) {
 	pts90 := durationTo90k(pts)
 	d, err := v.dts.Extract(au.nalus, pts90)
 	if err != nil {
-		v.dtsReady = false // start again at the next IDR
+		v.dts, v.dtsReady = h264.DTSExtractor{}, false // start again at the next IDR
 		return
 	}
 	dts := pts

@@ -50,7 +50,7 @@ func TestPublisherUnitsWithoutSenderReports(t *testing.T) {
 	epoch := gwBase
 	p, sink := newTestPublisher(t, epoch, videoAudio())
 	var seq uint16 = 500
-	key := []([]byte){testSPS, testPPS, nalu(hdrIDR, 2500)}
+	key := [][]byte{testSPS, testPPS, nalu(hdrIDR, 2500)}
 	inter := nalu(hdrNonIDR, 700)
 
 	// Before syncFallback: nothing reaches the packager.
@@ -165,7 +165,7 @@ func TestPublisherDropsUnitsBeforeEpoch(t *testing.T) {
 	epoch := gwBase
 	p, sink := newTestPublisher(t, epoch, packager.Tracks{Video: &packager.VideoInfo{}})
 	var seq uint16
-	key := []([]byte){testSPS, testPPS, nalu(hdrIDR, 100)}
+	key := [][]byte{testSPS, testPPS, nalu(hdrIDR, 100)}
 	writeAll(t, p, packager.KindVideo, h264Packets(&seq, 0, 1200, true, key...), epoch.Add(-5*time.Second))
 	// Anchored at epoch-2s: PTS -2s, dropped.
 	writeAll(t, p, packager.KindVideo, h264Packets(&seq, 270000, 1200, true, key...), epoch.Add(-2*time.Second))

@@ -104,15 +104,20 @@ func (r *Registry) Publish(name string, req PublishRequest) (*Publisher, error) 
 		return nil, ErrClosed
 	}
 	s, ok := r.streams[name]
-	if !ok {
-		var err error
-		s, err = r.newStream(name)
-		if err != nil {
-			return nil, err
-		}
-		r.streams[name] = s
+	if ok && !s.isEnded() {
+		return s.publish(req)
 	}
-	return s.publish(req)
+	// New, or ended but not yet removed: a fresh stream takes the name.
+	s, err := r.newStream(name)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.publish(req)
+	if err != nil {
+		return nil, err
+	}
+	r.streams[name] = s
+	return p, nil
 }
 
 func (r *Registry) newStream(name string) (*Stream, error) {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -43,6 +44,7 @@ type Stream struct {
 	publisher *Publisher
 	sessions  int
 	grace     *time.Timer
+	graceGen  uint64 // bumped whenever a grace timer starts or is cancelled
 	endOnce   sync.Once
 	ended     chan struct{}
 }
@@ -121,7 +123,7 @@ func (s *Stream) ViewerCount() int { return len(*s.viewers.Load()) }
 // RequestKeyframe asks the publisher for a keyframe, at most once per
 // keyframeRequestInterval however many viewers ask.
 func (s *Stream) RequestKeyframe() {
-	now := time.Now().UnixNano()
+	now := s.reg.cfg.Now().UnixNano()
 	last := s.lastKeyReq.Load()
 	if now-last < int64(keyframeRequestInterval) || !s.lastKeyReq.CompareAndSwap(last, now) {
 		return
@@ -134,7 +136,8 @@ func (s *Stream) RequestKeyframe() {
 	}
 }
 
-// publish installs a publisher; called with the registry lock held.
+// publish installs a publisher; called with the registry lock held. Nothing
+// changes unless it succeeds.
 func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,6 +149,12 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	if s.publisher != nil {
 		return nil, ErrAlreadyPublishing
 	}
+	if s.sink != nil {
+		if err := s.sink.SetTracks(req.Tracks); err != nil {
+			return nil, fmt.Errorf("stream %s: packager: %w", s.name, err)
+		}
+	}
+	s.graceGen++ // a grace timer already firing now finds itself stale
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
@@ -166,11 +175,6 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 		t.newSession()
 	}
 	p := newPublisher(s, req, s.sessions)
-	if s.sink != nil {
-		if err := s.sink.SetTracks(req.Tracks); err != nil {
-			return nil, err
-		}
-	}
 	s.publisher = p
 	s.log.Info("publish", "protocol", req.Protocol, "session", s.sessions, "remote", req.Remote,
 		"video", req.Tracks.Video != nil, "audio", req.Tracks.Audio != nil)
@@ -191,7 +195,29 @@ func (s *Stream) unpublish(p *Publisher, reason string) {
 		return
 	default:
 	}
-	s.grace = time.AfterFunc(s.reg.cfg.GracePeriod, func() { s.end("grace period over") })
+	s.graceGen++
+	gen := s.graceGen
+	s.grace = time.AfterFunc(s.reg.cfg.GracePeriod, func() { s.graceOver(gen) })
+}
+
+// graceOver ends the stream unless a publisher came back meanwhile.
+func (s *Stream) graceOver(gen uint64) {
+	s.mu.Lock()
+	stale := gen != s.graceGen || s.publisher != nil
+	s.mu.Unlock()
+	if !stale {
+		s.end("grace period over")
+	}
+}
+
+// isEnded reports whether the stream is over.
+func (s *Stream) isEnded() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // end finishes the stream: viewers are told, the playlists ended, the name freed.
