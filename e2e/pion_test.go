@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -26,7 +27,10 @@ import (
 // clientAPI is a pion peer as a browser-like client would be: H264
 // constrained baseline and Opus, the default interceptors (NACK, reports),
 // ICE on 127.0.0.1 only and no mDNS.
-func clientAPI(t testing.TB) *webrtc.API {
+func clientAPI(t testing.TB) *webrtc.API { return clientAPIWith(t, nil) }
+
+// clientAPIWith is clientAPI with extra settings.
+func clientAPIWith(t testing.TB, tweak func(*webrtc.SettingEngine)) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
@@ -50,6 +54,9 @@ func clientAPI(t testing.TB) *webrtc.API {
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if tweak != nil {
+		tweak(&s)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s))
 }
 
@@ -131,6 +138,7 @@ type whipClient struct {
 	video, audio *webrtc.TrackLocalStaticRTP
 	location     string
 	sent         *recorder
+	pliCh        chan struct{} // gets a token per keyframe request the gateway sends (never blocks)
 }
 
 func newWHIPClient(t testing.TB, api *webrtc.API) *whipClient {
@@ -139,7 +147,7 @@ func newWHIPClient(t testing.TB, api *webrtc.API) *whipClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &whipClient{pc: pc, sent: newRecorder()}
+	c := &whipClient{pc: pc, sent: newRecorder(), pliCh: make(chan struct{}, 1)}
 	c.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "pub")
 	if err != nil {
@@ -154,12 +162,23 @@ func newWHIPClient(t testing.TB, api *webrtc.API) *whipClient {
 			t.Fatal(err)
 		}
 	}
-	// Drain RTCP so the interceptors (NACK responder, reports) keep working.
+	// Drain RTCP so the interceptors (NACK responder, reports) keep
+	// working, and count the keyframe requests.
 	for _, s := range pc.GetSenders() {
 		go func() {
 			for {
-				if _, _, err := s.ReadRTCP(); err != nil {
+				pkts, _, err := s.ReadRTCP()
+				if err != nil {
 					return
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						select {
+						case c.pliCh <- struct{}{}:
+						default:
+						}
+					}
 				}
 			}
 		}()

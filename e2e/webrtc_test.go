@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -158,5 +159,29 @@ func TestPublisherReconnect(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("video after reconnect: %v", err)
+	}
+
+	// The HLS tier marks the cut and keeps its timing tags (rfc8216bis 6.2.1).
+	// Block on the next segments (bounded) until the new session's first
+	// one is complete and listed.
+	pl, err := fetchPlaylist(ctx, g.base+"/hls/live/video.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	disc := false
+	for try := 0; try < 4 && !disc; try++ {
+		for _, s := range pl.Segments {
+			disc = disc || s.Discontinuity
+		}
+		next := pl.MediaSequence + len(pl.Segments) + 1
+		if pl, err = fetchPlaylist(ctx, fmt.Sprintf("%s/hls/live/video.m3u8?_HLS_msn=%d", g.base, next)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !disc {
+		t.Errorf("no EXT-X-DISCONTINUITY in the playlist after the publisher came back")
+	}
+	if pl.TargetDuration != 2 || pl.PartInf == nil || pl.PartInf.PartTarget != 200*time.Millisecond {
+		t.Errorf("TARGETDURATION %d, PART-INF %+v after reconnect; want 2 and 200ms as before", pl.TargetDuration, pl.PartInf)
 	}
 }
