@@ -45,11 +45,14 @@ type videoIngest struct {
 	dts   h264.DTSExtractor
 	// dtsReady is false until the extractor has seen the session's first IDR.
 	dtsReady bool
+	// packetizer builds RTP from units for unit sources (WriteUnit).
+	packetizer *unitPacketizer
 }
 
 type audioIngest struct {
-	track *Track
-	clock trackClock
+	track      *Track // nil when the WebRTC tier cannot carry the codec
+	clock      trackClock
+	packetizer *unitPacketizer
 }
 
 func newPublisher(s *Stream, req PublishRequest, session int) *Publisher {
@@ -85,8 +88,9 @@ func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.T
 		p.stream.forward(kind, out)
 		p.writeVideoUnit(pkt, arrival)
 	case kind == packager.KindAudio && p.audio != nil:
-		out := p.audio.track.ingest(pkt, arrival, uint32(p.session))
-		p.stream.forward(kind, out)
+		if p.audio.track != nil {
+			p.stream.forward(kind, p.audio.track.ingest(pkt, arrival, uint32(p.session)))
+		}
 		p.writeAudioUnit(pkt, arrival)
 	default:
 		return fmt.Errorf("stream %s: publisher has no %s track", p.stream.name, kind)

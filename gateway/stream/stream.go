@@ -162,7 +162,7 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	s.sessions++
 	for kind, present := range map[packager.Kind]bool{
 		packager.KindVideo: req.Tracks.Video != nil,
-		packager.KindAudio: req.Tracks.Audio != nil,
+		packager.KindAudio: req.Tracks.Audio != nil && req.Tracks.Audio.Codec == packager.CodecOpus,
 	} {
 		if !present {
 			continue
@@ -176,8 +176,15 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	}
 	p := newPublisher(s, req, s.sessions)
 	s.publisher = p
+	audio := "none"
+	if req.Tracks.Audio != nil {
+		audio = req.Tracks.Audio.Codec
+	}
 	s.log.Info("publish", "protocol", req.Protocol, "session", s.sessions, "remote", req.Remote,
-		"video", req.Tracks.Video != nil, "audio", req.Tracks.Audio != nil)
+		"video", req.Tracks.Video != nil, "audio", audio)
+	if audio == packager.CodecAAC {
+		s.log.Warn("AAC audio reaches the HLS tier only; WebRTC viewers get video without sound")
+	}
 	return p, nil
 }
 
