@@ -105,7 +105,13 @@ func (r *Registry) Publish(name string, req PublishRequest) (*Publisher, error) 
 	}
 	s, ok := r.streams[name]
 	if ok && !s.isEnded() {
-		return s.publish(req)
+		if s.Live() || s.sameShape(req.Tracks) {
+			return s.publish(req)
+		}
+		// Back within the grace period but with other tracks (audio added or
+		// gone): the renditions cannot change, so the old stream ends here
+		// and a new one starts under the name.
+		s.finish("publisher came back with other tracks")
 	}
 	// New, or ended but not yet removed: a fresh stream takes the name.
 	s, err := r.newStream(name)

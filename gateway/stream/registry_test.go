@@ -500,3 +500,37 @@ func TestIngestLossRequestsKeyframe(t *testing.T) {
 		t.Fatalf("droppedUnits = %d, want 1", n)
 	}
 }
+
+// TestRepublishWithOtherTracksStartsNewStream: renditions cannot change
+// mid-stream, so a publisher that comes back with other kinds of track ends
+// the old stream (its viewers are told) and starts a new one under the name.
+func TestRepublishWithOtherTracksStartsNewStream(t *testing.T) {
+	var made sinks
+	r := NewRegistry(Config{GracePeriod: time.Hour, NewSink: made.newSink, Logger: discardLogger})
+	defer r.Close()
+	p1, err := r.Publish("live", PublishRequest{Tracks: videoAudio()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := p1.Stream()
+	v := newRecordingViewer()
+	if _, err := old.Subscribe(v); err != nil {
+		t.Fatal(err)
+	}
+	p1.Close()
+	p2, err := r.Publish("live", PublishRequest{Tracks: packager.Tracks{Video: &packager.VideoInfo{}}})
+	if err != nil {
+		t.Fatalf("republish with video only = %v", err)
+	}
+	if p2.Stream() == old {
+		t.Fatal("republish with other tracks continued the old stream")
+	}
+	waitClosed(t, old.Ended(), "old stream's end")
+	waitClosed(t, v.ended, "viewer told the stream ended")
+	if got, _ := r.Get("live"); got != p2.Stream() {
+		t.Fatal("the registry does not hold the new stream")
+	}
+	if made.count() != 2 {
+		t.Fatalf("%d packager sinks made, want 2", made.count())
+	}
+}

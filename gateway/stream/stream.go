@@ -44,7 +44,8 @@ type Stream struct {
 	publisher *Publisher
 	sessions  int
 	grace     *time.Timer
-	graceGen  uint64 // bumped whenever a grace timer starts or is cancelled
+	graceGen  uint64  // bumped whenever a grace timer starts or is cancelled
+	shape     [2]bool // has video, has audio: fixed by the first publication
 	endOnce   sync.Once
 	ended     chan struct{}
 }
@@ -174,6 +175,9 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 		}
 		t.newSession()
 	}
+	if s.sessions == 1 {
+		s.shape = [2]bool{req.Tracks.Video != nil, req.Tracks.Audio != nil}
+	}
 	p := newPublisher(s, req, s.sessions)
 	s.publisher = p
 	audio := "none"
@@ -229,7 +233,16 @@ func (s *Stream) isEnded() bool {
 
 // end finishes the stream: viewers are told, the playlists ended, the name freed.
 func (s *Stream) end(reason string) {
+	if s.finish(reason) {
+		s.reg.remove(s)
+	}
+}
+
+// finish ends the stream but leaves its name in the registry (the caller
+// holds the registry lock, or removes it). It reports whether this call ended it.
+func (s *Stream) finish(reason string) (ended bool) {
 	s.endOnce.Do(func() {
+		ended = true
 		s.mu.Lock()
 		p := s.publisher
 		if s.grace != nil {
@@ -240,7 +253,6 @@ func (s *Stream) end(reason string) {
 		if p != nil {
 			p.Close()
 		}
-		s.reg.remove(s)
 		if s.sink != nil {
 			s.sink.End()
 		}
@@ -249,6 +261,15 @@ func (s *Stream) end(reason string) {
 		}
 		s.log.Info("stream ended", "reason", reason)
 	})
+	return ended
+}
+
+// sameShape reports whether a publication brings the same kinds of track
+// as the stream's first one; the HLS renditions cannot change mid-stream.
+func (s *Stream) sameShape(t packager.Tracks) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shape == [2]bool{t.Video != nil, t.Audio != nil}
 }
 
 // forward hands one packet to every viewer.
