@@ -76,7 +76,10 @@ func New(cfg Config) (*App, error) {
 	}
 	a.registry = stream.NewRegistry(stream.Config{
 		GracePeriod: cfg.GracePeriod,
-		Logger:      cfg.Logger,
+		// WebRTC encoders send keyframes only when asked: ask once per
+		// segment so every HLS segment can start on one.
+		KeyframeInterval: cfg.SegmentTarget,
+		Logger:           cfg.Logger,
 		NewSink: func(name string, epoch time.Time) (stream.UnitSink, error) {
 			return packager.NewMuxer(packager.Config{
 				PartTarget: cfg.PartTarget, SegmentTarget: cfg.SegmentTarget, Epoch: epoch,

@@ -45,6 +45,8 @@ type videoIngest struct {
 	dts   h264.DTSExtractor
 	// dtsReady is false until the extractor has seen the session's first IDR.
 	dtsReady bool
+	// lastKeyframe is the PTS of the newest keyframe, for KeyframeInterval.
+	lastKeyframe time.Duration
 	// packetizer builds RTP from units for unit sources (WriteUnit).
 	packetizer *unitPacketizer
 }
@@ -150,12 +152,27 @@ func (p *Publisher) writeAccessUnit(au *accessUnit, arrival time.Time) {
 	if d != pts90 {
 		dts = from90k(d)
 	}
+	p.keyframeDue(au.keyframe, pts)
 	if dts != pts && !p.stream.bframes.Swap(true) {
 		p.stream.log.Warn("video has B-frames: WebRTC viewers may stutter; set the encoder's profile to baseline or B-frames to 0")
 	}
 	p.sinkUnit(packager.Unit{
 		Kind: packager.KindVideo, DTS: dts, PTS: pts, Keyframe: au.keyframe, NALUs: au.nalus, Arrival: arrival,
 	})
+}
+
+// keyframeDue asks the publisher for a keyframe once none came for
+// KeyframeInterval. An encoder with its own GOP of that length is never
+// asked; one that only answers requests gets segments a round trip longer.
+// Repeats are bounded by the stream's keyframe request rate limit.
+func (p *Publisher) keyframeDue(keyframe bool, pts time.Duration) {
+	v, interval := p.video, p.stream.reg.cfg.KeyframeInterval
+	switch {
+	case keyframe:
+		v.lastKeyframe = pts
+	case interval > 0 && pts-v.lastKeyframe >= interval:
+		p.stream.RequestKeyframe()
+	}
 }
 
 func (p *Publisher) writeAudioUnit(pkt *rtp.Packet, arrival time.Time) {

@@ -359,3 +359,49 @@ func TestConvert90k(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyframeInterval: a publisher whose encoder sends keyframes only on
+// request (a browser) is asked for one about every KeyframeInterval, so HLS
+// segments can start on keyframes; one that sends them by itself is not.
+func TestKeyframeInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		gop      int // frames between keyframes at 30 fps; 0: only the first
+		interval time.Duration
+		min, max int // keyframe requests over 3 s of video
+	}{
+		// At 1 s, then every 500 ms (the rate limit) while unanswered.
+		{"encoder never sends keyframes", 0, time.Second, 4, 5},
+		{"encoder GOP of 1 s", 30, time.Second, 0, 0},
+		{"no interval configured", 0, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requests := 0
+			r := NewRegistry(Config{
+				GracePeriod: time.Hour, Logger: discardLogger, KeyframeInterval: tc.interval,
+				Now: func() time.Time { return gwBase },
+			})
+			defer r.Close()
+			p, err := r.Publish("live", PublishRequest{
+				Tracks: packager.Tracks{Video: &packager.VideoInfo{}}, RequestKeyframe: func() { requests++ },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WriteSenderReport(packager.KindVideo, gwBase, 0) // anchor the clock at once
+			var seq uint16
+			for i := 0; i <= 90; i++ {
+				frame := [][]byte{nalu(hdrNonIDR, 300)}
+				if i == 0 || (tc.gop > 0 && i%tc.gop == 0) {
+					frame = [][]byte{testSPS, testPPS, nalu(hdrIDR, 600)}
+				}
+				at := gwBase.Add(time.Duration(i) * time.Second / 30)
+				r.cfg.Now = func() time.Time { return at }
+				writeAll(t, p, packager.KindVideo, h264Packets(&seq, uint32(i*3000), 1200, true, frame...), at)
+			}
+			if requests < tc.min || requests > tc.max {
+				t.Errorf("%d keyframe requests over 3 s, want %d to %d", requests, tc.min, tc.max)
+			}
+		})
+	}
+}

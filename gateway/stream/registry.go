@@ -42,6 +42,11 @@ type UnitSink interface {
 type Config struct {
 	// GracePeriod keeps a stream after its publisher leaves; zero ends it at once.
 	GracePeriod time.Duration
+	// KeyframeInterval is how often publishers that can be asked (WHIP) are
+	// asked for a keyframe when they send none by themselves: browsers'
+	// encoders only send one on request, and HLS segments must start on
+	// one. Zero never asks on a timer.
+	KeyframeInterval time.Duration
 	// NewSink makes the packager side of a new stream; nil means no HLS tier.
 	NewSink func(name string, epoch time.Time) (UnitSink, error)
 	Logger  *slog.Logger
