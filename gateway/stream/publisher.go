@@ -135,6 +135,9 @@ func (p *Publisher) writeAccessUnit(au *accessUnit, arrival time.Time) {
 	}
 	if !v.dtsReady {
 		if !au.keyframe {
+			// The keyframes before the clock was synced are gone, and a
+			// WebRTC encoder sends the next one only when asked.
+			p.stream.RequestKeyframe()
 			return
 		}
 		v.dts.Initialize()

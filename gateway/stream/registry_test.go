@@ -534,3 +534,59 @@ func TestRepublishWithOtherTracksStartsNewStream(t *testing.T) {
 		t.Fatalf("%d packager sinks made, want 2", made.count())
 	}
 }
+
+// TestRequestKeyframeDeferred: a request inside the rate-limit interval is
+// sent by the first packet after it, unless a keyframe went out meanwhile.
+func TestRequestKeyframeDeferred(t *testing.T) {
+	now := gwBase
+	r := NewRegistry(Config{GracePeriod: time.Hour, Logger: discardLogger, Now: func() time.Time { return now }})
+	defer r.Close()
+	sent := 0
+	p, err := r.Publish("live", PublishRequest{
+		Tracks: packager.Tracks{Video: &packager.VideoInfo{}}, RequestKeyframe: func() { sent++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stream()
+	var seq uint16
+	packet := func(at time.Duration, key bool) {
+		t.Helper()
+		now = gwBase.Add(at)
+		payload := []byte{0x41, 0x9a} // a P slice
+		if key {
+			payload = []byte{0x65, 0x88} // an IDR slice
+		}
+		seq++
+		if err := p.WriteRTP(packager.KindVideo, &rtp.Packet{Header: rtp.Header{SequenceNumber: seq, Marker: true}, Payload: payload}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		at       time.Duration
+		request  bool // a viewer asks
+		packet   bool
+		keyframe bool
+		want     int // requests sent upstream so far
+	}{
+		{at: 0, request: true, want: 1},
+		{at: 100 * time.Millisecond, request: true, want: 1}, // inside the interval: waits
+		{at: 300 * time.Millisecond, packet: true, want: 1},  // still inside
+		{at: 600 * time.Millisecond, packet: true, want: 2},  // the waiting request goes out
+		{at: 700 * time.Millisecond, request: true, want: 2}, // waits again
+		{at: 800 * time.Millisecond, packet: true, keyframe: true, want: 2},
+		{at: 1300 * time.Millisecond, packet: true, want: 2}, // a keyframe went out: nothing to send
+	}
+	for i, s := range steps {
+		now = gwBase.Add(s.at)
+		if s.request {
+			st.RequestKeyframe()
+		}
+		if s.packet {
+			packet(s.at, s.keyframe)
+		}
+		if sent != s.want {
+			t.Fatalf("step %d (%v): %d requests sent upstream, want %d", i, s.at, sent, s.want)
+		}
+	}
+}

@@ -34,10 +34,13 @@ type Stream struct {
 	log   *slog.Logger
 	sink  UnitSink
 
-	viewers      atomic.Pointer[[]Viewer] // copy on write: read per packet without a lock
-	bframes      atomic.Bool
-	lastKeyReq   atomic.Int64 // unix nanos of the last keyframe request sent upstream
-	droppedUnits atomic.Uint64
+	viewers    atomic.Pointer[[]Viewer] // copy on write: read per packet without a lock
+	bframes    atomic.Bool
+	lastKeyReq atomic.Int64 // unix nanos of the last keyframe request sent upstream
+	// keyReqPending is a request that came inside the rate-limit interval
+	// and waits for its end.
+	keyReqPending atomic.Bool
+	droppedUnits  atomic.Uint64
 
 	mu        sync.Mutex
 	tracks    map[packager.Kind]*Track
@@ -123,12 +126,22 @@ func (s *Stream) ViewerCount() int { return len(*s.viewers.Load()) }
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per
 // keyframeRequestInterval however many viewers ask.
+//
+// A request inside the interval is not lost: it waits, and the next packet
+// forwarded after the interval sends it, unless a keyframe went out
+// meanwhile. Otherwise a viewer joining just after another would wait for
+// the encoder's next GOP, or for ever from an encoder that only answers.
 func (s *Stream) RequestKeyframe() {
 	now := s.reg.cfg.Now().UnixNano()
 	last := s.lastKeyReq.Load()
-	if now-last < int64(keyframeRequestInterval) || !s.lastKeyReq.CompareAndSwap(last, now) {
+	if now-last < int64(keyframeRequestInterval) {
+		s.keyReqPending.Store(true)
 		return
 	}
+	if !s.lastKeyReq.CompareAndSwap(last, now) {
+		return // another caller is sending it right now
+	}
+	s.keyReqPending.Store(false)
 	s.mu.Lock()
 	p := s.publisher
 	s.mu.Unlock()
@@ -274,6 +287,12 @@ func (s *Stream) sameShape(t packager.Tracks) bool {
 
 // forward hands one packet to every viewer.
 func (s *Stream) forward(kind packager.Kind, p *Packet) {
+	switch {
+	case p.Keyframe:
+		s.keyReqPending.Store(false) // every viewer is about to get one
+	case s.keyReqPending.Load():
+		s.RequestKeyframe()
+	}
 	for _, v := range *s.viewers.Load() {
 		v.WritePacket(kind, p)
 	}

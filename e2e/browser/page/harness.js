@@ -1,0 +1,277 @@
+// Test harness that driver.mjs installs in every page before the page's own
+// scripts: window.frontrowTest holds what the Go tests call (a WHIP
+// publisher, a WHEP first-frame probe, playback and getStats checks). Every
+// wait is on an event or a polled condition with a deadline (timeoutMs), so
+// a failing check throws a message saying what never happened.
+'use strict';
+(() => {
+  const POLL_MS = 50; // how often conditions without an event are checked
+
+  // Capture every RTCPeerConnection the page makes, so the tests can read
+  // getStats() of the bundled player's WHEP connection without a hook in it.
+  const pcs = [];
+  const Native = window.RTCPeerConnection;
+  if (Native) {
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args);
+        pcs.push(this);
+      }
+    };
+  }
+
+  // until resolves with pred's first truthy value; it throws after timeoutMs
+  // with what it was waiting for and, if given, the last state seen.
+  async function until(what, timeoutMs, pred, describe) {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = await pred();
+      if (v) return v;
+      if (performance.now() > deadline) {
+        const last = describe ? `; last: ${JSON.stringify(await describe())}` : '';
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  // onceState resolves when pc's stateProp reaches want (an event, bounded).
+  function onceState(pc, stateProp, event, want, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      if (pc[stateProp] === want) return resolve(performance.now());
+      const timer = setTimeout(() => {
+        pc.removeEventListener(event, check);
+        reject(new Error(`${stateProp} is ${pc[stateProp]} after ${timeoutMs} ms, want ${want}`));
+      }, timeoutMs);
+      function check() {
+        if (pc[stateProp] === want) {
+          clearTimeout(timer);
+          pc.removeEventListener(event, check);
+          resolve(performance.now());
+        } else if (pc[stateProp] === 'failed' || pc[stateProp] === 'closed') {
+          clearTimeout(timer);
+          pc.removeEventListener(event, check);
+          reject(new Error(`${stateProp} went ${pc[stateProp]} waiting for ${want}`));
+        }
+      }
+      pc.addEventListener(event, check);
+    });
+  }
+
+  const gathered = (pc, ms) => onceState(pc, 'iceGatheringState', 'icegatheringstatechange', 'complete', ms);
+  const connected = (pc, ms) => onceState(pc, 'connectionState', 'connectionstatechange', 'connected', ms);
+
+  // Each stats report as a plain list, with the codec of each RTP entry.
+  async function rtpStats(pc, type) {
+    const report = await pc.getStats();
+    const out = [];
+    report.forEach((s) => {
+      if (s.type !== type) return;
+      const codec = s.codecId ? report.get(s.codecId) : undefined;
+      out.push({ ...s, mimeType: codec ? codec.mimeType : '' });
+    });
+    return out;
+  }
+
+  let publisher = null; // { pc, location, headers }
+
+  const frontrowTest = {
+    // publish sends the fake camera and microphone to a WHIP endpoint
+    // (RFC 9725 section 4.2) as a browser application would: the browser's
+    // default offer (its codec order, no munging), all candidates, then the
+    // answer; resolves once the connection is up.
+    async publish({ url, token, timeoutMs = 10000 }) {
+      const media = await navigator.mediaDevices.getUserMedia({
+        video: { width: 640, height: 360, frameRate: 30 },
+        audio: true,
+      });
+      const pc = new RTCPeerConnection();
+      for (const track of media.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, timeoutMs);
+      const headers = { Authorization: `Bearer ${token}` };
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/sdp' },
+        body: pc.localDescription.sdp,
+      });
+      const answer = await res.text();
+      if (res.status !== 201) throw new Error(`WHIP POST ${res.status}: ${answer}`);
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      await connected(pc, timeoutMs);
+      const location = new URL(res.headers.get('Location'), res.url).href;
+      publisher = { pc, media, location, headers };
+      return { location };
+    },
+
+    // publisherStats is the WHIP connection's outbound-rtp per kind.
+    async publisherStats() {
+      if (!publisher) throw new Error('not publishing');
+      const out = {};
+      for (const s of await rtpStats(publisher.pc, 'outbound-rtp')) {
+        out[s.kind] = {
+          mimeType: s.mimeType,
+          packetsSent: s.packetsSent,
+          framesEncoded: s.framesEncoded,
+          keyFramesEncoded: s.keyFramesEncoded,
+          pliCount: s.pliCount,
+          frameWidth: s.frameWidth,
+          frameHeight: s.frameHeight,
+          encoderImplementation: s.encoderImplementation,
+        };
+      }
+      return out;
+    },
+
+    // unpublish DELETEs the WHIP session and stops the capture.
+    async unpublish() {
+      if (!publisher) return 0;
+      const { pc, media, location, headers } = publisher;
+      publisher = null;
+      const res = await fetch(location, { method: 'DELETE', headers });
+      pc.close();
+      media.getTracks().forEach((t) => t.stop());
+      return res.status;
+    },
+
+    // videoFrames counts the frames a <video> presents
+    // (requestVideoFrameCallback) from the first call on, and resolves once
+    // more than min were presented.
+    async videoFrames({ selector, min, timeoutMs = 10000 }) {
+      const video = document.querySelector(selector);
+      if (!video) throw new Error(`no element ${selector}`);
+      if (video.frontrowFrames === undefined) {
+        video.frontrowFrames = 0;
+        const count = () => {
+          video.frontrowFrames++;
+          video.requestVideoFrameCallback(count);
+        };
+        video.requestVideoFrameCallback(count);
+      }
+      const state = () => ({
+        frames: video.frontrowFrames,
+        totalVideoFrames: video.getVideoPlaybackQuality().totalVideoFrames,
+        width: video.videoWidth,
+        height: video.videoHeight,
+        currentTime: video.currentTime,
+        paused: video.paused,
+        readyState: video.readyState,
+      });
+      await until(`more than ${min} frames presented in ${selector}`, timeoutMs, () => video.frontrowFrames > min, state);
+      return state();
+    },
+
+    // videoAdvances resolves once a playing <video>'s currentTime has moved
+    // on by seconds from where it was when it first played.
+    async videoAdvances({ selector, seconds, timeoutMs = 10000 }) {
+      const video = document.querySelector(selector);
+      if (!video) throw new Error(`no element ${selector}`);
+      const state = () => ({ currentTime: video.currentTime, paused: video.paused, readyState: video.readyState });
+      const from = await until(`${selector} playing`, timeoutMs,
+        () => (!video.paused && video.currentTime > 0 ? video.currentTime : 0), state);
+      const to = await until(`${selector} to advance ${seconds} s from ${from}`, timeoutMs,
+        () => (video.currentTime >= from + seconds ? video.currentTime : 0), state);
+      return { from, to };
+    },
+
+    // unmute unmutes a <video>, as a viewer clicking its speaker icon
+    // would (the autoplay policy flag allows sound without a gesture).
+    async unmute({ selector }) {
+      const video = document.querySelector(selector);
+      if (!video) throw new Error(`no element ${selector}`);
+      video.muted = false;
+      await video.play();
+      return !video.muted;
+    },
+
+    // receiverStats waits until a connected peer connection the page made has
+    // decoded video and received audio with energy (not silence), and
+    // returns its inbound-rtp per kind.
+    async receiverStats({ timeoutMs = 10000 }) {
+      let last = null;
+      const read = async () => {
+        for (const pc of pcs) {
+          if (pc.connectionState !== 'connected') continue;
+          const out = {};
+          for (const s of await rtpStats(pc, 'inbound-rtp')) {
+            out[s.kind] = {
+              mimeType: s.mimeType,
+              packetsReceived: s.packetsReceived,
+              packetsLost: s.packetsLost,
+              framesDecoded: s.framesDecoded,
+              keyFramesDecoded: s.keyFramesDecoded,
+              totalAudioEnergy: s.totalAudioEnergy,
+              totalSamplesReceived: s.totalSamplesReceived,
+              concealedSamples: s.concealedSamples,
+            };
+          }
+          if (out.video || out.audio) last = out;
+          if (out.video?.framesDecoded > 0 && out.audio?.totalAudioEnergy > 0) return out;
+        }
+        return null;
+      };
+      return until('decoded video and audio energy on a connected peer connection', timeoutMs, read,
+        () => last ?? { peerConnections: pcs.map((pc) => pc.connectionState) });
+    },
+
+    // whepFirstFrame plays url over WHEP (RFC 9725 section 4.3) in a fresh
+    // peer connection and video element and times the offer's ICE gathering
+    // (before the POST, as the bundled page does it) and, from the POST, the
+    // answer, ICE+DTLS connected and the first presented video frame. It
+    // then DELETEs the session and tears everything down.
+    async whepFirstFrame({ url, timeoutMs = 10000 }) {
+      const pc = new RTCPeerConnection();
+      const video = document.createElement('video');
+      video.muted = true;
+      video.autoplay = true;
+      video.playsInline = true;
+      document.body.append(video);
+      let location = null;
+      try {
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        const media = new MediaStream();
+        pc.ontrack = (ev) => {
+          media.addTrack(ev.track);
+          if (video.srcObject !== media) video.srcObject = media;
+        };
+        const firstFrame = new Promise((resolve, reject) => {
+          video.requestVideoFrameCallback(() => resolve(performance.now()));
+          setTimeout(() => reject(new Error(`no video frame within ${timeoutMs} ms of the offer`)), timeoutMs);
+        });
+        const started = performance.now();
+        await pc.setLocalDescription(await pc.createOffer());
+        await gathered(pc, timeoutMs);
+        const posted = performance.now();
+        const isConnected = connected(pc, timeoutMs);
+        // Both are awaited below; these keep an early failure from also
+        // leaving an unhandled rejection behind.
+        isConnected.catch(() => {});
+        firstFrame.catch(() => {});
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/sdp' },
+          body: pc.localDescription.sdp,
+        });
+        const answer = await res.text();
+        if (res.status !== 201) throw new Error(`WHEP POST ${res.status}: ${answer}`);
+        location = new URL(res.headers.get('Location'), res.url).href;
+        const answered = performance.now();
+        await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+        const [connectedAt, frameAt] = await Promise.all([isConnected, firstFrame]);
+        return {
+          gatherMs: posted - started,
+          answerMs: answered - posted,
+          connectedMs: connectedAt - posted,
+          firstFrameMs: frameAt - posted,
+        };
+      } finally {
+        if (location) await fetch(location, { method: 'DELETE' }).catch(() => {});
+        pc.close();
+        video.srcObject = null;
+        video.remove();
+      }
+    },
+  };
+  Object.defineProperty(window, 'frontrowTest', { value: frontrowTest });
+})();
