@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/frontrow-live/frontrow/gateway/rtc"
+	"github.com/frontrow-live/frontrow/gateway/rtmp"
 	"github.com/frontrow-live/frontrow/gateway/signaling"
 	"github.com/frontrow-live/frontrow/gateway/stream"
 	"github.com/frontrow-live/frontrow/gateway/whep"
@@ -33,6 +34,7 @@ const shutdownTimeout = 5 * time.Second
 // Config is everything the gateway needs, already validated by the caller.
 type Config struct {
 	HTTPAddr      string
+	RTMPAddr      string // the RTMP ingest's TCP address; empty leaves RTMP off
 	WebRTC        rtc.Config
 	ICEServers    []webrtc.ICEServer
 	PartTarget    time.Duration
@@ -57,6 +59,7 @@ type App struct {
 	whep     *signaling.Handler
 	listener net.Listener
 	server   *http.Server
+	rtmp     *rtmp.Server // nil when RTMP is off
 
 	closeOnce sync.Once
 	cancel    context.CancelFunc
@@ -99,6 +102,16 @@ func New(cfg Config) (*App, error) {
 		_ = a.engine.Close()
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTPAddr, err)
 	}
+	if cfg.RTMPAddr != "" {
+		a.rtmp, err = rtmp.New(rtmp.Config{
+			Addr: cfg.RTMPAddr, Registry: a.registry, PublishToken: cfg.PublishToken, Logger: cfg.Logger,
+		})
+		if err != nil {
+			_ = a.listener.Close()
+			_ = a.engine.Close()
+			return nil, err
+		}
+	}
 	a.server = &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -131,6 +144,14 @@ func (a *App) lookupMuxer(name string) (*packager.Muxer, bool) {
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() net.Addr { return a.listener.Addr() }
 
+// RTMPAddr is the address the RTMP ingest listens on; nil when RTMP is off.
+func (a *App) RTMPAddr() net.Addr {
+	if a.rtmp == nil {
+		return nil
+	}
+	return a.rtmp.Addr()
+}
+
 // UDPAddr is the address every ICE session shares.
 func (a *App) UDPAddr() net.Addr { return a.engine.LocalAddr() }
 
@@ -149,9 +170,20 @@ func (a *App) Run(ctx context.Context) error {
 			a.runDemo(ctx)
 		}()
 	}
+	rtmpAddr := "off"
+	if a.rtmp != nil {
+		rtmpAddr = a.rtmp.Addr().String()
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.rtmp.Serve(ctx); err != nil {
+				a.log.Error("rtmp: serve", "err", err)
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(a.listener) }()
-	a.log.Info("listening", "http", a.HTTPAddr().String(), "webrtc_udp", a.UDPAddr().String(), "demo", a.cfg.Demo)
+	a.log.Info("listening", "http", a.HTTPAddr().String(), "rtmp", rtmpAddr, "webrtc_udp", a.UDPAddr().String(), "demo", a.cfg.Demo)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -163,7 +195,8 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(err, a.Close())
 }
 
-// Close stops everything: sessions, streams, the HTTP server and the UDP port.
+// Close stops everything: sessions, streams, the HTTP server, the RTMP port
+// and the UDP port.
 // Idempotent.
 func (a *App) Close() error {
 	var err error
@@ -172,6 +205,9 @@ func (a *App) Close() error {
 			a.cancel()
 		}
 		a.wg.Wait()
+		if a.rtmp != nil {
+			err = errors.Join(err, a.rtmp.Close())
+		}
 		a.whip.Close()
 		a.whep.Close()
 		a.registry.Close()

@@ -31,6 +31,9 @@ func withICEServers(s ...webrtc.ICEServer) gatewayOption {
 	return func(c *app.Config) { c.ICEServers = s }
 }
 
+// withRTMP turns on the RTMP ingest on a free loopback port.
+func withRTMP() gatewayOption { return func(c *app.Config) { c.RTMPAddr = "127.0.0.1:0" } }
+
 // startGateway runs a gateway with ICE restricted to 127.0.0.1 and stops it
 // when the test ends.
 func startGateway(t testing.TB, opts ...gatewayOption) *gateway {

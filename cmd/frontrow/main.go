@@ -42,6 +42,7 @@ func appConfig(cfg Config, log *slog.Logger) app.Config {
 	}
 	return app.Config{
 		HTTPAddr:      cfg.HTTP.Addr,
+		RTMPAddr:      cfg.RTMP.Addr,
 		WebRTC:        rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts},
 		ICEServers:    ice,
 		PartTarget:    cfg.HLS.PartTarget,

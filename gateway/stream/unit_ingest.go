@@ -40,7 +40,8 @@ func newUnitPacketizer(rate int64) *unitPacketizer {
 
 // timestamp maps a stream-clock time to this track's RTP clock.
 func (u *unitPacketizer) timestamp(t time.Duration) uint32 {
-	ticks := int64(t/time.Second)*u.rate + int64(t%time.Second)*u.rate/int64(time.Second)
+	// Rounded, not floored: 1 s + 1/30 s is 3000 ticks past 1 s, not 2999.
+	ticks := int64(t/time.Second)*u.rate + (int64(t%time.Second)*u.rate+int64(time.Second)/2)/int64(time.Second)
 	return u.tsBase + uint32(ticks)
 }
 
