@@ -23,6 +23,7 @@ import (
 	"github.com/frontrow-live/frontrow/gateway/whep"
 	"github.com/frontrow-live/frontrow/gateway/whip"
 	"github.com/frontrow-live/frontrow/origin"
+	"github.com/frontrow-live/frontrow/origin/api"
 	"github.com/frontrow-live/frontrow/packager"
 	"github.com/frontrow-live/frontrow/player"
 )
@@ -41,6 +42,12 @@ type Config struct {
 	SegmentTarget time.Duration
 	GracePeriod   time.Duration
 	PublishToken  string
+	// AdminToken opens the distribution API; empty leaves it answering 503.
+	AdminToken string
+	// ViewerTokenKey signs viewer tokens; empty: generated and kept in DataDir.
+	ViewerTokenKey string
+	// DataDir keeps distributions and keys across restarts.
+	DataDir string
 	// Demo publishes the looping demo stream named DemoStream.
 	Demo   bool
 	Logger *slog.Logger
@@ -60,6 +67,7 @@ type App struct {
 	listener net.Listener
 	server   *http.Server
 	rtmp     *rtmp.Server // nil when RTMP is off
+	store    *api.Store
 
 	closeOnce sync.Once
 	cancel    context.CancelFunc
@@ -98,6 +106,13 @@ func New(cfg Config) (*App, error) {
 		Name: "whep", ICEServers: cfg.ICEServers, Logger: cfg.Logger,
 		Start: whep.NewServer(whep.Config{Engine: a.engine, Registry: a.registry, Logger: cfg.Logger}).Start,
 	})
+	if a.store, err = api.Open(api.StoreConfig{Dir: cfg.DataDir, TokenKey: []byte(cfg.ViewerTokenKey)}); err != nil {
+		_ = a.engine.Close()
+		return nil, fmt.Errorf("data.dir: %w", err)
+	}
+	if cfg.AdminToken == "" {
+		a.log.Warn("auth.admin_token is empty: the distribution API (/api/v1) is off and answers 503")
+	}
 	if a.listener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		_ = a.engine.Close()
 		return nil, fmt.Errorf("http: listen %s: %w", cfg.HTTPAddr, err)
@@ -124,8 +139,14 @@ func New(cfg Config) (*App, error) {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/whip/", a.whip)
-	mux.Handle("/whep/", a.whep)
-	mux.Handle("/hls/", origin.NewHLS(origin.HLSConfig{Lookup: a.lookupMuxer, Logger: a.log}))
+	// A distribution's security rules hold on both tiers (issue 5): the
+	// guard checks viewer tokens, IPs and referrers before WHEP and HLS.
+	mux.Handle("/whep/", a.store.Guard(api.WHEPStream, a.whep))
+	mux.Handle("/hls/", a.store.Guard(api.HLSStream, origin.NewHLS(origin.HLSConfig{Lookup: a.lookupMuxer, Logger: a.log})))
+	mux.Handle(api.Prefix, api.NewHandler(api.HandlerConfig{
+		Store: a.store, Streams: streamLister{a.registry}, AdminToken: a.cfg.AdminToken, Logger: a.log,
+	}))
+	mux.HandleFunc("GET /play/{id}/config", a.playerConfig)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ready\n")) })
 	mux.Handle("/", player.Handler())

@@ -15,7 +15,10 @@ import (
 	"github.com/frontrow-live/frontrow/gateway/rtc"
 )
 
-const testToken = "e2e-secret"
+const (
+	testToken      = "e2e-secret"
+	testAdminToken = "e2e-admin"
+)
 
 // gateway is a frontrow instance on loopback for one test.
 type gateway struct {
@@ -45,6 +48,8 @@ func startGateway(t testing.TB, opts ...gatewayOption) *gateway {
 		SegmentTarget: time.Second,
 		GracePeriod:   10 * time.Second,
 		PublishToken:  testToken,
+		AdminToken:    testAdminToken,
+		DataDir:       t.TempDir(),
 		Logger:        testLogger(),
 	}
 	for _, o := range opts {

@@ -33,3 +33,25 @@ func (m *Muxer) Stats() Stats {
 	defer m.mu.Unlock()
 	return m.stats
 }
+
+// Description is what the muxer learned of the stream's codecs, for status
+// pages: the multivariant playlist's CODECS entries and resolution.
+type Description struct {
+	VideoCodec    string // RFC 6381, e.g. "avc1.42c01e"; "" before the first keyframe
+	Width, Height int
+	AudioCodec    string // e.g. "opus", "mp4a.40.2"
+}
+
+// Describe returns the codecs of the current publication.
+func (m *Muxer) Describe() Description {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var d Description
+	if m.video != nil && m.video.init != nil {
+		d.VideoCodec, d.Width, d.Height = m.video.init.codec, m.video.init.width, m.video.init.height
+	}
+	if m.audio != nil && m.audio.init != nil {
+		d.AudioCodec = m.audio.init.codec
+	}
+	return d
+}

@@ -58,6 +58,7 @@ type Config struct {
 	HLS    HLSConfig    `mapstructure:"hls"`
 	Auth   AuthConfig   `mapstructure:"auth"`
 	Demo   DemoConfig   `mapstructure:"demo"`
+	Data   DataConfig   `mapstructure:"data"`
 	Log    LogConfig    `mapstructure:"log"`
 }
 
@@ -102,6 +103,16 @@ type AuthConfig struct {
 	// PublishToken is the Bearer token for WHIP and the RTMP stream key check.
 	// Empty means anyone may publish: warn at start.
 	PublishToken string `mapstructure:"publish_token"`
+	// AdminToken is the Bearer token of the distribution API; empty turns the API off.
+	AdminToken string `mapstructure:"admin_token"`
+	// ViewerTokenKey signs viewer tokens (32 bytes or more); empty: a key is
+	// generated once and kept in data.dir.
+	ViewerTokenKey string `mapstructure:"viewer_token_key"`
+}
+
+// DataConfig is where the gateway keeps state across restarts (distributions, keys).
+type DataConfig struct {
+	Dir string `mapstructure:"dir"`
 }
 
 // DemoConfig is the bundled demo stream.
@@ -129,6 +140,7 @@ func defaultConfig() Config {
 		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second},
 		HLS:    HLSConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: time.Second},
 		Demo:   DemoConfig{Enabled: false}, // configs/frontrow.yaml turns it on
+		Data:   DataConfig{Dir: "data"},
 		Log:    LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -146,6 +158,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.Duration(flagName("hls.part_target"), d.HLS.PartTarget, fmt.Sprintf("LL-HLS part target duration (%v to %v)", minPartTarget, maxPartTarget))
 	fs.Duration(flagName("hls.segment_target"), d.HLS.SegmentTarget, fmt.Sprintf("LL-HLS segment target duration (part target to %v)", maxSegmentTarget))
 	fs.Bool(flagName("demo.enabled"), d.Demo.Enabled, "publish the bundled demo stream")
+	fs.String(flagName("data.dir"), d.Data.Dir, "`directory` for state kept across restarts (distributions, keys)")
 	fs.String(flagName("log.level"), d.Log.Level, "log `level`: "+strings.Join(logLevels, ", "))
 	fs.String(flagName("log.format"), d.Log.Format, "log `format`: "+strings.Join(logFormats, ", "))
 }
@@ -509,6 +522,8 @@ func (c *Config) validate() error {
 		{"webrtc.grace_period", checkRange(c.WebRTC.GracePeriod, 0, maxGracePeriod)},
 		{"hls.part_target", checkRange(c.HLS.PartTarget, minPartTarget, maxPartTarget)},
 		{"hls.segment_target", checkSegmentTarget(c.HLS.SegmentTarget, c.HLS.PartTarget)},
+		{"auth.viewer_token_key", checkTokenKey(c.Auth.ViewerTokenKey)},
+		{"data.dir", checkNonEmpty(c.Data.Dir)},
 		{"log.level", checkEnum(c.Log.Level, logLevels)},
 		{"log.format", checkEnum(c.Log.Format, logFormats)},
 	}
@@ -611,6 +626,24 @@ func checkSegmentTarget(seg, part time.Duration) error {
 func checkEnum(s string, allowed []string) error {
 	if !slices.Contains(allowed, s) {
 		return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// minTokenKey is the shortest viewer token key accepted: HMAC-SHA256 keys
+// shorter than the hash add no strength.
+const minTokenKey = 32
+
+func checkTokenKey(k string) error {
+	if k != "" && len(k) < minTokenKey {
+		return fmt.Errorf("must be at least %d bytes (or empty to generate one)", minTokenKey)
+	}
+	return nil
+}
+
+func checkNonEmpty(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be empty")
 	}
 	return nil
 }

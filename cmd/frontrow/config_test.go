@@ -77,6 +77,7 @@ func TestLoadConfigLayers(t *testing.T) {
 			HLS:  HLSConfig{PartTarget: 100 * time.Millisecond, SegmentTarget: 2 * time.Second},
 			Auth: AuthConfig{PublishToken: "file-token"},
 			Demo: DemoConfig{Enabled: true},
+			Data: DataConfig{Dir: "data"}, // fileYAML leaves the default
 			Log:  LogConfig{Level: "debug", Format: "json"},
 		}
 	}
@@ -200,6 +201,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "TURN without credential", yaml: "webrtc:\n  ice_servers:\n    - urls: [\"turn:t.example.com\"]\n      username: u\n", want: `config: webrtc.ice_servers: [0]: "turn:t.example.com": a TURN server needs username and credential`},
 		{name: "ICE server without urls", yaml: "webrtc:\n  ice_servers:\n    - username: u\n", want: `config: webrtc.ice_servers: [0]: urls is empty`},
 		{name: "segment shorter than part", args: []string{"--hls-segment-target=100ms"}, want: `config: hls.segment_target: 100ms is shorter than hls.part_target (200ms)`},
+		{name: "short viewer token key", env: []string{"FRONTROW_AUTH_VIEWER_TOKEN_KEY=short"}, want: `config: auth.viewer_token_key: must be at least 32 bytes (or empty to generate one)`},
+		{name: "empty data dir", args: []string{"--data-dir= "}, want: `config: data.dir: must not be empty`},
 		{name: "part too short", env: []string{"FRONTROW_HLS_PART_TARGET=10ms"}, want: `config: hls.part_target: 10ms is out of range [50ms, 1s]`},
 		{name: "part too long", args: []string{"--hls-part-target=2s", "--hls-segment-target=4s"}, want: `config: hls.part_target: 2s is out of range [50ms, 1s]`},
 		{name: "segment too long", yaml: "hls:\n  segment_target: 1m\n", want: `config: hls.segment_target: 1m0s is out of range [200ms, 10s]`},
@@ -285,7 +288,8 @@ func TestKeyNames(t *testing.T) {
 	for _, k := range []string{
 		"http.addr", "rtmp.addr",
 		"webrtc.udp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period",
-		"hls.part_target", "hls.segment_target", "auth.publish_token", "demo.enabled",
+		"hls.part_target", "hls.segment_target", "auth.publish_token", "auth.admin_token",
+		"auth.viewer_token_key", "data.dir", "demo.enabled",
 		"log.level", "log.format",
 	} {
 		if !keys[k] {

@@ -41,15 +41,18 @@ func appConfig(cfg Config, log *slog.Logger) app.Config {
 		ice = append(ice, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return app.Config{
-		HTTPAddr:      cfg.HTTP.Addr,
-		RTMPAddr:      cfg.RTMP.Addr,
-		WebRTC:        rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts},
-		ICEServers:    ice,
-		PartTarget:    cfg.HLS.PartTarget,
-		SegmentTarget: cfg.HLS.SegmentTarget,
-		GracePeriod:   cfg.WebRTC.GracePeriod,
-		PublishToken:  cfg.Auth.PublishToken,
-		Demo:          cfg.Demo.Enabled,
-		Logger:        log,
+		HTTPAddr:       cfg.HTTP.Addr,
+		RTMPAddr:       cfg.RTMP.Addr,
+		WebRTC:         rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts},
+		ICEServers:     ice,
+		PartTarget:     cfg.HLS.PartTarget,
+		SegmentTarget:  cfg.HLS.SegmentTarget,
+		GracePeriod:    cfg.WebRTC.GracePeriod,
+		PublishToken:   cfg.Auth.PublishToken,
+		AdminToken:     cfg.Auth.AdminToken,
+		ViewerTokenKey: cfg.Auth.ViewerTokenKey,
+		DataDir:        cfg.Data.Dir,
+		Demo:           cfg.Demo.Enabled,
+		Logger:         log,
 	}
 }

@@ -49,6 +49,7 @@ type Stream struct {
 	grace     *time.Timer
 	graceGen  uint64  // bumped whenever a grace timer starts or is cancelled
 	shape     [2]bool // has video, has audio: fixed by the first publication
+	lastReq   PublishRequest
 	endOnce   sync.Once
 	ended     chan struct{}
 }
@@ -119,6 +120,35 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 			}
 		})
 	}, nil
+}
+
+// Status is a stream as status pages show it.
+type Status struct {
+	Live bool
+	// Protocol is the ingest of the current (or last) publisher: whip, rtmp, demo.
+	Protocol string
+	Video    bool
+	// AudioCodec is the publisher's audio (packager.CodecOpus, CodecAAC), "" for none.
+	AudioCodec string
+	// WebRTCAudio says whether WebRTC viewers get the audio.
+	WebRTCAudio bool
+	BFrames     bool
+	Viewers     int // WebRTC viewers
+}
+
+// Status describes the stream now.
+func (s *Stream) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{
+		Live: s.publisher != nil, Protocol: s.lastReq.Protocol, Video: s.lastReq.Tracks.Video != nil,
+		BFrames: s.bframes.Load(), Viewers: len(*s.viewers.Load()),
+	}
+	if a := s.lastReq.Tracks.Audio; a != nil {
+		st.AudioCodec = a.Codec
+		st.WebRTCAudio = s.tracks[packager.KindAudio] != nil
+	}
+	return st
 }
 
 // ViewerCount is the number of WebRTC viewers now.
@@ -192,7 +222,7 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 		s.shape = [2]bool{req.Tracks.Video != nil, req.Tracks.Audio != nil}
 	}
 	p := newPublisher(s, req, s.sessions)
-	s.publisher = p
+	s.publisher, s.lastReq = p, req
 	audio := "none"
 	if req.Tracks.Audio != nil {
 		audio = req.Tracks.Audio.Codec

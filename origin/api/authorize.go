@@ -76,11 +76,21 @@ func (s *Store) Authorize(r *http.Request, stream, id string, now time.Time) *Re
 		}
 	}
 	if id == "" {
+		var refusal *Refusal
 		for _, e := range snap.byStream[stream] {
-			if e.d.Security.Restricted() {
-				return &Refusal{Status: http.StatusForbidden, Code: CodeDistributionRequired,
+			switch {
+			case e.d.Security.TokenRequired && token == "":
+				// A credential is missing, not wrong: 401 and a challenge
+				// (RFC 9110 section 15.5.2), which players answer with a token.
+				return &Refusal{Status: http.StatusUnauthorized, Code: CodeTokenMissing, Challenge: bearerRealm,
+					Reason: fmt.Sprintf("stream %q needs a viewer token (?token= or Authorization: Bearer)", stream)}
+			case e.d.Security.Restricted() && refusal == nil:
+				refusal = &Refusal{Status: http.StatusForbidden, Code: CodeDistributionRequired,
 					Reason: fmt.Sprintf("stream %q is served only through a distribution: add ?%s=ID", stream, DistributionParam)}
 			}
+		}
+		if refusal != nil {
+			return refusal
 		}
 		if stream == "" {
 			return &Refusal{Status: http.StatusNotFound, Code: CodeDistributionNotFound, Reason: "no distribution named"}

@@ -80,7 +80,8 @@ func TestAuthorize(t *testing.T) {
 		{"distribution of another stream", "live", f.open.ID, req{}, 404, CodeDistributionNotFound},
 		{"open stream without distribution", "public", "", req{}, 0, ""},
 		{"stream without distributions", "nobody", "", req{}, 0, ""},
-		{"restricted stream without distribution", "live", "", req{}, 403, CodeDistributionRequired},
+		{"restricted stream, no distribution, no token", "live", "", req{}, 401, CodeTokenMissing},
+		{"restricted stream, no distribution, unreadable token", "live", "", req{query: "?token=garbage"}, 403, CodeDistributionRequired},
 		{"open distribution", "public", f.open.ID, req{}, 0, ""},
 		{"play page: stream from the distribution", "", f.ips.ID, req{remote: "10.1.2.3:1"}, 0, ""},
 		{"play page: no distribution", "", "", req{}, 404, CodeDistributionNotFound},
@@ -196,14 +197,14 @@ func TestGuard(t *testing.T) {
 		headers        map[string]string
 		want           int
 	}{
-		{"GET", "/hls/live/index.m3u8", nil, 403},
-		{"HEAD", "/hls/live/video.m3u8?_HLS_msn=3", nil, 403},
+		{"GET", "/hls/live/index.m3u8", nil, 401},
+		{"HEAD", "/hls/live/video.m3u8?_HLS_msn=3", nil, 401},
 		{"OPTIONS", "/hls/live/index.m3u8", nil, http.StatusTeapot},
 		{"GET", "/hls/live/index.m3u8?distribution=" + f.tok.ID, nil, 401},
 		{"GET", "/hls/live/part7.mp4?_HLS_msn=1&distribution=" + f.tok.ID + "&token=" + f.token, nil, http.StatusTeapot},
 		{"GET", "/hls/live/part7.mp4?token=" + f.token, nil, http.StatusTeapot},
 		{"GET", "/hls/public/index.m3u8", nil, http.StatusTeapot},
-		{"POST", "/whep/live", nil, 403},
+		{"POST", "/whep/live", nil, 401},
 		{"POST", "/whep/live?distribution=" + f.tok.ID, map[string]string{"Authorization": "Bearer " + f.token}, http.StatusTeapot},
 		{"POST", "/whep/live?distribution=" + f.tok.ID, map[string]string{"Authorization": "Bearer " + f.expired}, 401},
 		{"PATCH", "/whep/live/session", nil, http.StatusTeapot},

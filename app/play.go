@@ -1,0 +1,33 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/frontrow-live/frontrow/origin/api"
+)
+
+// playerConfig serves GET /play/{id}/config: the sources of a distribution
+// in priority order, for the player. The distribution's rules apply here
+// first, so a refused viewer learns why before trying a tier.
+func (a *App) playerConfig(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if refusal := a.store.Authorize(r, "", id, time.Now()); refusal != nil {
+		refusal.ServeHTTP(w, r)
+		return
+	}
+	d, ok := a.store.Get(id)
+	if !ok {
+		http.Error(w, "no such distribution", http.StatusNotFound)
+		return
+	}
+	cfg := api.PlayerConfig(d, api.PlayerOptions{
+		ICEServers: a.cfg.ICEServers, TargetLatency: 3 * a.cfg.PartTarget,
+	})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(cfg); err != nil {
+		a.log.Debug("play: write config", "err", err)
+	}
+}
