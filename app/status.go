@@ -49,7 +49,7 @@ func status(s *stream.Stream) api.StreamStatus {
 		out.Video = &api.VideoStatus{Codec: d.VideoCodec, Width: d.Width, Height: d.Height, BFrames: st.BFrames}
 	}
 	if st.WebRTCAudio {
-		out.Audio.WebRTC = st.AudioCodec
+		out.Audio.WebRTC = packager.CodecOpus // the only audio WebRTC carries; AAC is transcoded to it
 	}
 	out.Audio.HLS = d.AudioCodec
 	return out

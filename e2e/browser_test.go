@@ -508,13 +508,13 @@ func testBrowserWHIPPublish(t *testing.T, br *browser) {
 	}
 }
 
-// testBrowserPlayerPage: the bundled page at / plays the demo stream over
+// testBrowserPlayerPage: the side-by-side page at /compare plays the demo stream over
 // WHEP and over LL-HLS (hls.js), with sound on the WebRTC side.
 func testBrowserPlayerPage(t *testing.T, br *browser) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g := startGateway(t, withDemo())
-	p := br.open(t, ctx, g.base+"/")
+	p := br.open(t, ctx, g.base+"/compare")
 
 	var whep browserVideoState
 	if err := p.call(ctx, "videoFrames", map[string]any{"selector": "#whep-video", "min": 10}, &whep); err != nil {

@@ -18,6 +18,8 @@ const (
 	exitOK    = 0
 	exitError = 1 // invalid configuration, or serve failed
 	exitUsage = 2 // unknown command, bad flag, stray argument
+	// exitForced: a second signal cut the graceful shutdown short.
+	exitForced = 3
 )
 
 // serveFunc runs the gateway with a valid Config until ctx ends (nil error on a clean
@@ -88,7 +90,9 @@ func printServeUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, `Usage: frontrow serve [--config FILE] [flags]
 
 Runs the gateway. Flags override FRONTROW_* variables, which override the config file.
-auth.publish_token and webrtc.ice_servers have no flag: set them in the file or environment.
+The auth.* secrets, auth.streams and webrtc.ice_servers have no flag: set them in the file
+or environment. SIGTERM or SIGINT shuts down gracefully within --shutdown-timeout; a second
+one exits at once.
 
 Flags:
 %s`, fs.FlagUsages())

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -18,6 +22,9 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/frontrow-live/frontrow/app"
+	"github.com/frontrow-live/frontrow/gateway/stream"
 )
 
 // Configuration comes from four layers, each overriding the one before:
@@ -48,28 +55,72 @@ const (
 	maxSegmentTarget = 10 * time.Second
 	// A publisher gone for longer than this is not reconnecting.
 	maxGracePeriod = 10 * time.Minute
+	// A shutdown shorter than a second cannot close sessions cleanly; one
+	// longer than ten minutes is a hang an orchestrator would kill anyway.
+	minShutdownTimeout = time.Second
+	maxShutdownTimeout = 10 * time.Minute
+	// Offers are a few KiB; under 1 KiB refuses real ones, over 16 MiB is
+	// memory for the asking.
+	minMaxBody = 1 << 10
+	maxMaxBody = 16 << 20
 )
 
 // Config is everything `frontrow serve` needs. Limits live here, in one struct.
 type Config struct {
-	HTTP   HTTPConfig   `mapstructure:"http"`
-	RTMP   RTMPConfig   `mapstructure:"rtmp"`
-	WebRTC WebRTCConfig `mapstructure:"webrtc"`
-	HLS    HLSConfig    `mapstructure:"hls"`
-	Auth   AuthConfig   `mapstructure:"auth"`
-	Demo   DemoConfig   `mapstructure:"demo"`
-	Data   DataConfig   `mapstructure:"data"`
-	Log    LogConfig    `mapstructure:"log"`
+	HTTP     HTTPConfig     `mapstructure:"http"`
+	RTMP     RTMPConfig     `mapstructure:"rtmp"`
+	RTMPS    RTMPSConfig    `mapstructure:"rtmps"`
+	WebRTC   WebRTCConfig   `mapstructure:"webrtc"`
+	HLS      HLSConfig      `mapstructure:"hls"`
+	Auth     AuthConfig     `mapstructure:"auth"`
+	Limits   LimitsConfig   `mapstructure:"limits"`
+	Admin    AdminConfig    `mapstructure:"admin"`
+	Shutdown ShutdownConfig `mapstructure:"shutdown"`
+	Demo     DemoConfig     `mapstructure:"demo"`
+	Data     DataConfig     `mapstructure:"data"`
+	Log      LogConfig      `mapstructure:"log"`
 }
 
 // HTTPConfig is the HTTP face: WHIP, WHEP, LL-HLS, the API, the player.
 type HTTPConfig struct {
 	Addr string `mapstructure:"addr"` // TCP listen address, host:port; port 0 picks a free one
+	// TLSCert and TLSKey are PEM files (certificate chain, private key).
+	// Set both to serve HTTPS with HTTP/2; neither for plain HTTP.
+	TLSCert string `mapstructure:"tls_cert"`
+	TLSKey  string `mapstructure:"tls_key"`
 }
 
 // RTMPConfig is the RTMP ingest.
 type RTMPConfig struct {
 	Addr string `mapstructure:"addr"` // TCP listen address, host:port
+}
+
+// RTMPSConfig is the RTMPS ingest: RTMP inside TLS, with http.tls_cert.
+type RTMPSConfig struct {
+	Addr string `mapstructure:"addr"` // TCP listen address; empty: off
+}
+
+// LimitsConfig bounds what clients can take; app.Limits says how each
+// refusal looks.
+type LimitsConfig struct {
+	MaxBodyBytes     int64   `mapstructure:"max_body_bytes"`     // a WHIP/WHEP offer or trickle fragment
+	SessionsPerIP    int     `mapstructure:"sessions_per_ip"`    // WHIP + WHEP sessions per client address
+	ViewersPerStream int     `mapstructure:"viewers_per_stream"` // WebRTC viewers of one stream
+	Viewers          int     `mapstructure:"viewers"`            // WebRTC viewers in total
+	Publishers       int     `mapstructure:"publishers"`         // WHIP and RTMP publishers in total
+	PostRate         float64 `mapstructure:"post_rate"`          // POSTs per second per client address
+	PostBurst        int     `mapstructure:"post_burst"`         // POSTs per client address at once
+	HLSBlocking      int     `mapstructure:"hls_blocking"`       // blocking playlist requests in flight
+}
+
+// AdminConfig is the admin address: pprof and the probes, never public.
+type AdminConfig struct {
+	Addr string `mapstructure:"addr"` // TCP listen address; empty: off
+}
+
+// ShutdownConfig is the graceful shutdown on SIGTERM or SIGINT.
+type ShutdownConfig struct {
+	Timeout time.Duration `mapstructure:"timeout"` // streams end, sessions close, requests finish within it
 }
 
 // WebRTCConfig is the WebRTC tier (WHIP ingest and WHEP viewers).
@@ -100,14 +151,22 @@ type HLSConfig struct {
 
 // AuthConfig holds the shared secrets.
 type AuthConfig struct {
-	// PublishToken is the Bearer token for WHIP and the RTMP stream key check.
-	// Empty means anyone may publish: warn at start.
+	// PublishToken is the Bearer token for WHIP and the RTMP stream key check,
+	// for every stream without one in Streams. Empty means anyone may
+	// publish those: warn at start.
 	PublishToken string `mapstructure:"publish_token"`
+	// Streams holds per-stream credentials, by stream name: auth.streams.{name}.publish_token.
+	Streams map[string]StreamAuth `mapstructure:"streams"`
 	// AdminToken is the Bearer token of the distribution API; empty turns the API off.
 	AdminToken string `mapstructure:"admin_token"`
 	// ViewerTokenKey signs viewer tokens (32 bytes or more); empty: a key is
 	// generated once and kept in data.dir.
 	ViewerTokenKey string `mapstructure:"viewer_token_key"`
+}
+
+// StreamAuth is one stream's credentials.
+type StreamAuth struct {
+	PublishToken string `mapstructure:"publish_token"`
 }
 
 // DataConfig is where the gateway keeps state across restarts (distributions, keys).
@@ -134,29 +193,51 @@ var (
 
 // defaultConfig is layer 1. Every key has its default here and nowhere else.
 func defaultConfig() Config {
+	l := app.DefaultLimits() // the gateway's own defaults, so they are said once
 	return Config{
 		HTTP:   HTTPConfig{Addr: ":8080"},
 		RTMP:   RTMPConfig{Addr: ":1935"},
 		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second},
 		HLS:    HLSConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: time.Second},
-		Demo:   DemoConfig{Enabled: false}, // configs/frontrow.yaml turns it on
-		Data:   DataConfig{Dir: "data"},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Auth:   AuthConfig{Streams: map[string]StreamAuth{}},
+		Limits: LimitsConfig{
+			MaxBodyBytes: l.MaxBody, SessionsPerIP: l.SessionsPerIP, ViewersPerStream: l.ViewersPerStream,
+			Viewers: l.Viewers, Publishers: l.Publishers, PostRate: l.PostRate, PostBurst: l.PostBurst,
+			HLSBlocking: l.HLSBlocking,
+		},
+		Shutdown: ShutdownConfig{Timeout: app.DefaultShutdownTimeout},
+		Demo:     DemoConfig{Enabled: false}, // configs/frontrow.yaml turns it on
+		Data:     DataConfig{Dir: "data"},
+		Log:      LogConfig{Level: "info", Format: "text"},
 	}
 }
 
-// addConfigFlags registers --config and one flag per scalar key on fs (layer 4). The publish
-// token has no flag (a flag shows in ps), nor do the structured ICE servers: use the file or env.
+// addConfigFlags registers --config and one flag per scalar key on fs (layer 4). Secrets (the
+// auth.* tokens and key) have no flag (a flag shows in ps), nor do the structured ICE servers and
+// auth.streams: use the file or env.
 func addConfigFlags(fs *pflag.FlagSet) {
 	d := defaultConfig()
 	fs.String(flagConfig, "", "YAML config `file` (default: $"+envConfigFile+", else none)")
 	fs.String(flagName("http.addr"), d.HTTP.Addr, "HTTP listen `address` (WHIP, WHEP, LL-HLS, API, player)")
+	fs.String(flagName("http.tls_cert"), d.HTTP.TLSCert, "TLS certificate chain, PEM `file`: serve HTTPS with HTTP/2 (with --http-tls-key)")
+	fs.String(flagName("http.tls_key"), d.HTTP.TLSKey, "TLS private key, PEM `file`")
 	fs.String(flagName("rtmp.addr"), d.RTMP.Addr, "RTMP ingest listen `address`")
+	fs.String(flagName("rtmps.addr"), d.RTMPS.Addr, "RTMPS ingest listen `address` (needs the TLS certificate; default: off)")
 	fs.String(flagName("webrtc.udp_addr"), d.WebRTC.UDPAddr, "UDP `address` shared by all ICE sessions")
 	fs.StringSlice(flagName("webrtc.hosts"), d.WebRTC.Hosts, "`hosts` (IPs or names, comma-separated) advertised as ICE host candidates (default: the machine's interfaces)")
 	fs.Duration(flagName("webrtc.grace_period"), d.WebRTC.GracePeriod, "how long a stream waits for its publisher to reconnect")
 	fs.Duration(flagName("hls.part_target"), d.HLS.PartTarget, fmt.Sprintf("LL-HLS part target duration (%v to %v)", minPartTarget, maxPartTarget))
 	fs.Duration(flagName("hls.segment_target"), d.HLS.SegmentTarget, fmt.Sprintf("LL-HLS segment target duration (part target to %v)", maxSegmentTarget))
+	fs.Int64(flagName("limits.max_body_bytes"), d.Limits.MaxBodyBytes, fmt.Sprintf("largest WHIP/WHEP offer or trickle fragment, bytes (%d to %d)", minMaxBody, maxMaxBody))
+	fs.Int(flagName("limits.sessions_per_ip"), d.Limits.SessionsPerIP, "WHIP and WHEP sessions per client address (IPv6: per /64)")
+	fs.Int(flagName("limits.viewers_per_stream"), d.Limits.ViewersPerStream, "WebRTC viewers of one stream")
+	fs.Int(flagName("limits.viewers"), d.Limits.Viewers, "WebRTC viewers in total")
+	fs.Int(flagName("limits.publishers"), d.Limits.Publishers, "WHIP and RTMP publishers in total")
+	fs.Float64(flagName("limits.post_rate"), d.Limits.PostRate, "POST requests per second per client address, sustained")
+	fs.Int(flagName("limits.post_burst"), d.Limits.PostBurst, "POST requests per client address at once")
+	fs.Int(flagName("limits.hls_blocking"), d.Limits.HLSBlocking, "blocking LL-HLS playlist requests in flight")
+	fs.String(flagName("admin.addr"), d.Admin.Addr, "admin listen `address` for pprof and the probes; keep it private (default: off)")
+	fs.Duration(flagName("shutdown.timeout"), d.Shutdown.Timeout, fmt.Sprintf("how long a graceful shutdown may take (%v to %v)", minShutdownTimeout, maxShutdownTimeout))
 	fs.Bool(flagName("demo.enabled"), d.Demo.Enabled, "publish the bundled demo stream")
 	fs.String(flagName("data.dir"), d.Data.Dir, "`directory` for state kept across restarts (distributions, keys)")
 	fs.String(flagName("log.level"), d.Log.Level, "log `level`: "+strings.Join(logLevels, ", "))
@@ -181,6 +262,9 @@ func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
 	leaves := configLeaves()
 	def := reflect.ValueOf(defaultConfig())
 	for _, l := range leaves {
+		if l.typ.Kind() == reflect.Map {
+			continue // a map's default is empty: its entries come from the file or env only
+		}
 		v.SetDefault(l.key, def.FieldByIndex(l.index).Interface())
 	}
 
@@ -203,7 +287,7 @@ func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
 		}
 	}
 
-	env, err := envSettings(environ, leaves)
+	env, mapEnv, err := envSettings(environ, leaves)
 	if err != nil {
 		return Config{}, err
 	}
@@ -225,6 +309,16 @@ func loadConfig(fs *pflag.FlagSet, environ []string) (Config, error) {
 	var cfg Config
 	if err := v.UnmarshalExact(&cfg, viper.DecodeHook(decodeHook())); err != nil {
 		return Config{}, decodeError(err)
+	}
+	if raw, ok := mapEnv["auth.streams"]; ok {
+		// The variable replaces the file's map: merging secrets from two
+		// places would leave a stream's old token working unseen.
+		if cfg.Auth.Streams, err = parseStreamsEnv(raw); err != nil {
+			return Config{}, err
+		}
+	}
+	if cfg.Auth.Streams == nil {
+		cfg.Auth.Streams = map[string]StreamAuth{}
 	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
@@ -270,17 +364,21 @@ func lookupEnv(environ []string, name string) string {
 	return val
 }
 
-// envSettings turns the FRONTROW_* variables of environ into a nested settings map (layer 3).
-// Every FRONTROW_ variable must name a key (or be FRONTROW_CONFIG); empty ones are ignored,
-// as viper does, so FRONTROW_AUTH_PUBLISH_TOKEN= never opens publishing by accident.
-func envSettings(environ []string, leaves []leaf) (map[string]any, error) {
+// envSettings turns the FRONTROW_* variables of environ into a nested settings map (layer 3),
+// and the map-typed keys' variables into raw values by key (they replace, not merge; see
+// loadConfig). Every FRONTROW_ variable must name a key (or be FRONTROW_CONFIG); empty ones
+// are ignored, as viper does, so FRONTROW_AUTH_PUBLISH_TOKEN= never opens publishing by accident.
+func envSettings(environ []string, leaves []leaf) (settings map[string]any, maps map[string]string, err error) {
 	keyOf := make(map[string]string, len(leaves))
+	isMap := map[string]bool{}
 	names := make([]string, 0, len(leaves))
 	for _, l := range leaves {
 		keyOf[envName(l.key)] = l.key
+		isMap[l.key] = l.typ.Kind() == reflect.Map
 		names = append(names, envName(l.key))
 	}
 	out := map[string]any{}
+	maps = map[string]string{}
 	for _, kv := range environ {
 		name, val, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, envPrefix) || name == envConfigFile {
@@ -288,9 +386,13 @@ func envSettings(environ []string, leaves []leaf) (map[string]any, error) {
 		}
 		key, ok := keyOf[name]
 		if !ok {
-			return nil, fmt.Errorf("config: unknown environment variable %s%s", name, suggest(name, append(names, envConfigFile)))
+			return nil, nil, fmt.Errorf("config: unknown environment variable %s%s", name, suggest(name, append(names, envConfigFile)))
 		}
 		if val == "" {
+			continue
+		}
+		if isMap[key] {
+			maps[key] = val
 			continue
 		}
 		section, field, _ := strings.Cut(key, ".")
@@ -300,6 +402,31 @@ func envSettings(environ []string, leaves []leaf) (map[string]any, error) {
 			out[section] = m
 		}
 		m[field] = val
+	}
+	return out, maps, nil
+}
+
+// parseStreamsEnv reads FRONTROW_AUTH_STREAMS: {"cam1": {"publish_token": "..."}}.
+// Errors name the key, never the value: it holds secrets.
+func parseStreamsEnv(raw string) (map[string]StreamAuth, error) {
+	var m map[string]map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(raw)), &m); err != nil {
+		return nil, errors.New(`config: auth.streams: not a JSON object of {"stream": {"publish_token": "..."}}`)
+	}
+	out := make(map[string]StreamAuth, len(m))
+	for name, fields := range m {
+		var sa StreamAuth
+		for k, v := range fields {
+			if k != "publish_token" {
+				return nil, fmt.Errorf("config: unknown key \"auth.streams[%s].%s\"", name, k)
+			}
+			tok, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("config: auth.streams.%s.publish_token: want a string", name)
+			}
+			sa.PublishToken = tok
+		}
+		out[name] = sa
 	}
 	return out, nil
 }
@@ -317,6 +444,9 @@ func checkKeys(keys []string, leaves []leaf) error {
 		if _, ok := known[k]; ok {
 			continue
 		}
+		if inMap(k, leaves) {
+			continue // the decoder checks a map entry's own keys
+		}
 		for _, l := range leaves {
 			switch {
 			case strings.HasPrefix(k, l.key+"."):
@@ -328,6 +458,16 @@ func checkKeys(keys []string, leaves []leaf) error {
 		return fmt.Errorf("config: unknown key %q%s", k, suggest(k, names))
 	}
 	return nil
+}
+
+// inMap reports whether key is inside a map-typed key (auth.streams.cam1.publish_token).
+func inMap(key string, leaves []leaf) bool {
+	for _, l := range leaves {
+		if l.typ.Kind() == reflect.Map && strings.HasPrefix(key, l.key+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func typeName(t reflect.Type) string {
@@ -515,7 +655,10 @@ func (c *Config) validate() error {
 		err error
 	}{
 		{"http.addr", checkListenAddr(c.HTTP.Addr)},
+		{"http.tls_cert", checkCertFile(c.HTTP.TLSCert, c.HTTP.TLSKey)},
+		{"http.tls_key", checkKeyFile(c.HTTP.TLSCert, c.HTTP.TLSKey)},
 		{"rtmp.addr", checkListenAddr(c.RTMP.Addr)},
+		{"rtmps.addr", checkRTMPSAddr(c.RTMPS.Addr, c.HTTP.TLSCert != "")},
 		{"webrtc.udp_addr", checkListenAddr(c.WebRTC.UDPAddr)},
 		{"webrtc.hosts", checkHosts(c.WebRTC.Hosts)},
 		{"webrtc.ice_servers", checkICEServers(c.WebRTC.ICEServers)},
@@ -523,6 +666,16 @@ func (c *Config) validate() error {
 		{"hls.part_target", checkRange(c.HLS.PartTarget, minPartTarget, maxPartTarget)},
 		{"hls.segment_target", checkSegmentTarget(c.HLS.SegmentTarget, c.HLS.PartTarget)},
 		{"auth.viewer_token_key", checkTokenKey(c.Auth.ViewerTokenKey)},
+		{"limits.max_body_bytes", checkIntRange(c.Limits.MaxBodyBytes, minMaxBody, maxMaxBody)},
+		{"limits.sessions_per_ip", checkPositive(c.Limits.SessionsPerIP)},
+		{"limits.viewers_per_stream", checkPositive(c.Limits.ViewersPerStream)},
+		{"limits.viewers", checkPositive(c.Limits.Viewers)},
+		{"limits.publishers", checkPositive(c.Limits.Publishers)},
+		{"limits.post_rate", checkRate(c.Limits.PostRate)},
+		{"limits.post_burst", checkPositive(c.Limits.PostBurst)},
+		{"limits.hls_blocking", checkPositive(c.Limits.HLSBlocking)},
+		{"admin.addr", checkAdminAddr(c.Admin.Addr, c.HTTP.Addr)},
+		{"shutdown.timeout", checkRange(c.Shutdown.Timeout, minShutdownTimeout, maxShutdownTimeout)},
 		{"data.dir", checkNonEmpty(c.Data.Dir)},
 		{"log.level", checkEnum(c.Log.Level, logLevels)},
 		{"log.format", checkEnum(c.Log.Format, logFormats)},
@@ -531,6 +684,117 @@ func (c *Config) validate() error {
 		if ch.err != nil {
 			return fmt.Errorf("config: %s: %w", ch.key, ch.err)
 		}
+	}
+	return checkStreams(c.Auth.Streams)
+}
+
+// checkStreams checks auth.streams: names a stream can have, and a token
+// each (an empty one would open the stream, which leaving it out does
+// more plainly, or fall back silently: neither is what was meant).
+func checkStreams(streams map[string]StreamAuth) error {
+	names := make([]string, 0, len(streams))
+	for name := range streams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !stream.ValidName(name) {
+			return fmt.Errorf("config: auth.streams: %q is not a stream name (1-64 characters of A-Z a-z 0-9 _ - .)", name)
+		}
+		if strings.TrimSpace(streams[name].PublishToken) == "" {
+			return fmt.Errorf("config: auth.streams.%s.publish_token: must not be empty (remove %s to use auth.publish_token)", name, name)
+		}
+	}
+	return nil
+}
+
+// checkCertFile checks the certificate half of the TLS pair: both or
+// neither set, and a file of PEM certificates.
+func checkCertFile(cert, key string) error {
+	switch {
+	case cert == "" && key == "":
+		return nil
+	case cert == "":
+		return errors.New("must be set with http.tls_key")
+	}
+	data, err := os.ReadFile(cert)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("%s: %w", cert, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s holds no PEM certificate", cert)
+	}
+	return nil
+}
+
+// checkKeyFile checks the key half: set with the certificate, readable, and
+// the certificate's key.
+func checkKeyFile(cert, key string) error {
+	switch {
+	case cert == "" && key == "":
+		return nil
+	case key == "":
+		return errors.New("must be set with http.tls_cert")
+	}
+	if _, err := os.Stat(key); err != nil {
+		return err
+	}
+	if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+func checkRTMPSAddr(addr string, haveCert bool) error {
+	if addr == "" {
+		return nil
+	}
+	if !haveCert {
+		return errors.New("needs http.tls_cert and http.tls_key")
+	}
+	return checkListenAddr(addr)
+}
+
+func checkAdminAddr(addr, httpAddr string) error {
+	if addr == "" {
+		return nil
+	}
+	if err := checkListenAddr(addr); err != nil {
+		return err
+	}
+	if _, port, _ := net.SplitHostPort(addr); addr == httpAddr && port != "0" {
+		return errors.New("must differ from http.addr: pprof never goes on the public address")
+	}
+	return nil
+}
+
+func checkPositive(n int) error {
+	if n < 1 {
+		return fmt.Errorf("%d: must be at least 1", n)
+	}
+	return nil
+}
+
+func checkIntRange(n, lo, hi int64) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("%d is out of range [%d, %d]", n, lo, hi)
+	}
+	return nil
+}
+
+func checkRate(r float64) error {
+	if !(r > 0) || math.IsInf(r, 0) {
+		return fmt.Errorf("%v: must be a number above 0", r)
 	}
 	return nil
 }

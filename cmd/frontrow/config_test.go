@@ -62,9 +62,12 @@ func TestLoadConfigLayers(t *testing.T) {
 	file := writeConfig(t, fileYAML)
 	// fromFile is what fileYAML says.
 	fromFile := func() Config {
+		d := defaultConfig() // sections fileYAML leaves out
 		return Config{
-			HTTP: HTTPConfig{Addr: ":9000"},
-			RTMP: RTMPConfig{Addr: "127.0.0.1:1936"},
+			Limits:   d.Limits,
+			Shutdown: d.Shutdown,
+			HTTP:     HTTPConfig{Addr: ":9000"},
+			RTMP:     RTMPConfig{Addr: "127.0.0.1:1936"},
 			WebRTC: WebRTCConfig{
 				UDPAddr: ":9189",
 				Hosts:   []string{"203.0.113.7", "gw.example.com"},
@@ -75,7 +78,7 @@ func TestLoadConfigLayers(t *testing.T) {
 				GracePeriod: 30 * time.Second,
 			},
 			HLS:  HLSConfig{PartTarget: 100 * time.Millisecond, SegmentTarget: 2 * time.Second},
-			Auth: AuthConfig{PublishToken: "file-token"},
+			Auth: AuthConfig{PublishToken: "file-token", Streams: map[string]StreamAuth{}},
 			Demo: DemoConfig{Enabled: true},
 			Data: DataConfig{Dir: "data"}, // fileYAML leaves the default
 			Log:  LogConfig{Level: "debug", Format: "json"},

@@ -7,6 +7,9 @@
 //   -> {"id":1,"op":"open","url":"http://127.0.0.1:PORT/"}       <- {"id":1,"result":{"page":1}}
 //   -> {"id":2,"op":"call","page":1,"fn":"publish","arg":{...}}   <- {"id":2,"result":...}
 //   -> {"id":3,"op":"close","page":1}                             <- {"id":3,"result":null}
+//   -> {"id":4,"op":"screenshot","page":1,"path":"/tmp/x.png"}    <- {"id":4,"result":null}
+// "open" takes an optional "viewport" ({"width":390,"height":844}, CSS
+// pixels) for that tab; the default is 1280x720.
 //   <- {"event":"console","page":1,"text":"..."}  (page console, page errors)
 //
 // "call" runs window.frontrowTest[fn](arg) in the page and returns what its
@@ -64,8 +67,9 @@ const pages = new Map();
 let nextPage = 1;
 
 const ops = {
-  async open({ url }) {
+  async open({ url, viewport }) {
     const page = await context.newPage();
+    if (viewport) await page.setViewportSize(viewport);
     const id = nextPage++;
     pages.set(id, page);
     page.on('console', (m) => send({ event: 'console', page: id, text: `${m.type()}: ${m.text()}` }));
@@ -75,6 +79,10 @@ const ops = {
   },
   async call({ page, fn, arg }) {
     return pageOf(page).evaluate(([f, a]) => window.frontrowTest[f](a), [fn, arg ?? null]);
+  },
+  async screenshot({ page, path }) {
+    await pageOf(page).screenshot({ path });
+    return null;
   },
   async close({ page }) {
     const p = pageOf(page);

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -74,6 +75,11 @@ func (s *Server) handle(nc net.Conn) {
 			log.Warn("rtmp: a TLS (RTMPS) client connected; this port speaks plain RTMP: use rtmp://, not rtmps://")
 			return
 		}
+		var rh tls.RecordHeaderError
+		if errors.As(err, &rh) {
+			log.Warn("rtmps: a client spoke no TLS; this port is RTMPS: use rtmps://, not rtmp://")
+			return
+		}
 		// Port scanners and stray clients: not worth a line each at info.
 		log.Debug("rtmp: connection dropped: no RTMP handshake and connect", "err", redact(err))
 		return
@@ -94,7 +100,7 @@ func (s *Server) handle(nc net.Conn) {
 		return
 	}
 	log = log.With("stream", name)
-	if !s.tokenOK(token) {
+	if !s.tokenOK(name, token) {
 		given := "missing"
 		if token != "" {
 			given = "wrong"
@@ -107,6 +113,15 @@ func (s *Server) handle(nc net.Conn) {
 		log.Warn("rtmp: publish refused: the stream already has a live publisher")
 		refuse(sc, nc, statusBadName, "stream is already publishing")
 		return
+	}
+	if s.cfg.Admit != nil {
+		release, err := s.cfg.Admit(name, remote)
+		if err != nil {
+			log.Warn("rtmp: publish refused", "reason", err.Error())
+			refuse(sc, nc, statusRejected, err.Error())
+			return
+		}
+		defer release()
 	}
 
 	ing := newIngest(log, func(tracks packager.Tracks) (unitSink, time.Time, error) {
@@ -215,13 +230,17 @@ func parsePublishURL(u *url.URL) (name, token string, err error) {
 	return parts[1], u.Query().Get("token"), nil
 }
 
-// tokenOK compares the publish token in constant time; hashing first keeps
-// the token's length from showing too.
-func (s *Server) tokenOK(got string) bool {
-	if s.cfg.PublishToken == "" {
+// tokenOK compares stream's publish token in constant time; hashing first
+// keeps the token's length from showing too.
+func (s *Server) tokenOK(stream, got string) bool {
+	if s.cfg.Token == nil {
 		return true
 	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(s.cfg.PublishToken))
+	want := s.cfg.Token(stream)
+	if want == "" {
+		return true
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 

@@ -285,13 +285,9 @@ func (in *ingest) start() error {
 		in.log.Warn("rtmp: a track onMetaData announced sent no sequence header in time; publishing without it",
 			"video", video, "audio", audio)
 	}
-	if in.hasAudio && in.audio.info.Codec == packager.CodecAAC {
-		// The stream's status until the audio bridge lands.
-		in.log.Info("rtmp: publishing; AAC audio reaches LL-HLS only, WebRTC viewers get video without sound",
-			"video", video, "audio", audio, "hls_audio", true, "webrtc_audio", false)
-		return nil
-	}
-	in.log.Info("rtmp: publishing", "video", video, "audio", audio, "hls_audio", in.hasAudio, "webrtc_audio", in.hasAudio)
+	// The stream's "publish" line says what each tier gets (the audio
+	// bridge transcodes AAC for WebRTC and Opus for HLS).
+	in.log.Info("rtmp: publishing", "video", video, "audio", audio)
 	return nil
 }
 

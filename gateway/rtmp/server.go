@@ -10,6 +10,7 @@ package rtmp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,9 +48,17 @@ type Config struct {
 	Addr string
 	// Registry receives the publications.
 	Registry *stream.Registry
-	// PublishToken, when set, is required as ?token= after the stream key.
-	PublishToken string
-	Logger       *slog.Logger
+	// Token, when set, gives the token a stream's publisher must put after
+	// the stream key (?token=); "" leaves that stream open.
+	Token func(stream string) string
+	// Admit, when set, is asked before a publisher is accepted (limits); it
+	// returns a release func, called once when the publisher leaves, or the
+	// reason of a refusal.
+	Admit func(stream, remote string) (release func(), err error)
+	// TLS, when set, makes this an RTMPS server: every connection is TLS
+	// first, then RTMP inside it.
+	TLS    *tls.Config
+	Logger *slog.Logger
 
 	MaxConns         int
 	HandshakeTimeout time.Duration
@@ -95,9 +104,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("rtmp: listen %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("%s: listen %s: %w", scheme(cfg), cfg.Addr, err)
+	}
+	if cfg.TLS != nil {
+		// The TLS handshake runs on the first read, under the connection's
+		// handshake deadline.
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, ln: ln, conns: map[net.Conn]struct{}{}}, nil
+}
+
+// scheme names the server in errors: rtmp or rtmps.
+func scheme(cfg Config) string {
+	if cfg.TLS != nil {
+		return "rtmps"
+	}
+	return "rtmp"
 }
 
 // Addr is the address the server listens on.

@@ -105,7 +105,9 @@ func (b *logBuffer) String() string {
 func startTestServer(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	ts := &testServer{sinks: map[string]*streamSink{}, done: make(chan error, 1), logs: &logBuffer{}}
-	ts.reg = stream.NewRegistry(stream.Config{GracePeriod: time.Minute, Logger: discard,
+	// The audio bridge is off: these tests follow the publisher's own units
+	// (gateway/stream tests the bridge).
+	ts.reg = stream.NewRegistry(stream.Config{GracePeriod: time.Minute, Logger: discard, NoAudioBridge: true,
 		NewSink: func(name string, _ time.Time) (stream.UnitSink, error) {
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
@@ -115,8 +117,8 @@ func startTestServer(t *testing.T, cfg Config) *testServer {
 		}})
 	cfg.Addr, cfg.Registry = "127.0.0.1:0", ts.reg
 	cfg.Logger = slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if cfg.PublishToken == "" {
-		cfg.PublishToken = testToken
+	if cfg.Token == nil {
+		cfg.Token = func(string) string { return testToken }
 	}
 	s, err := New(cfg)
 	if err != nil {

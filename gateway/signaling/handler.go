@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -20,9 +21,12 @@ import (
 // Limits and media types of the resource model.
 const (
 	// DefaultMaxBody caps an offer or fragment; real offers are a few KiB.
-	DefaultMaxBody  = 64 << 10
-	contentTypeSDP  = "application/sdp"                 // RFC 9725 section 4.2
-	contentTypeFrag = "application/trickle-ice-sdpfrag" // RFC 8840 section 9
+	DefaultMaxBody = 64 << 10
+	// closedRetryAfter is the Retry-After, in seconds, of a POST that meets
+	// a handler shutting down: about the time a restart takes.
+	closedRetryAfter = 5
+	contentTypeSDP   = "application/sdp"                 // RFC 9725 section 4.2
+	contentTypeFrag  = "application/trickle-ice-sdpfrag" // RFC 8840 section 9
 )
 
 // Config sets up a Handler.
@@ -30,9 +34,18 @@ type Config struct {
 	// Name is the protocol and path prefix: "whip" or "whep".
 	Name  string
 	Start Starter
-	// Token, when set, is the Bearer token POST, PATCH and DELETE need
-	// (RFC 9725 section 4.5); empty leaves the endpoint open.
-	Token string
+	// Token, when set, gives the Bearer token POST, PATCH and DELETE on a
+	// stream need (RFC 9725 section 4.5); "" leaves that stream open.
+	Token func(stream string) string
+	// TokenElsewhere, when set, reports whether a token that is wrong for a
+	// stream is right for another one: the client is known but has no
+	// rights here, 403 rather than 401 (RFC 9725 section 4.5).
+	TokenElsewhere func(token string) bool
+	// Admit, when set, is asked before a session starts whether the
+	// request may have one (limits, shutdown). It returns a release func,
+	// called once when the session ends (or fails to start), or an error,
+	// a StatusError to choose the status; no session is started then.
+	Admit func(r *http.Request, stream string) (release func(), err error)
 	// ICEServers are given to clients as Link headers (RFC 9725 section 4.6).
 	ICEServers []webrtc.ICEServer
 	MaxBody    int64
@@ -51,9 +64,10 @@ type Handler struct {
 }
 
 type entry struct {
-	stream string
-	sess   Session
-	once   sync.Once
+	stream  string
+	sess    Session
+	release func() // Admit's, or a no-op
+	once    sync.Once
 }
 
 // NewHandler makes a Handler to mount at "/{name}/".
@@ -109,7 +123,7 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request, stream s
 }
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, stream string) {
-	if !h.authorized(w, r) {
+	if !h.authorized(w, r, stream) {
 		return
 	}
 	offer, ok := readBody(w, r, contentTypeSDP, h.cfg.MaxBody)
@@ -121,16 +135,28 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, stream string) {
 		httpError(w, http.StatusInternalServerError, "session id: "+err.Error())
 		return
 	}
+	release := func() {}
+	if h.cfg.Admit != nil {
+		rel, err := h.cfg.Admit(r, stream)
+		if err != nil {
+			h.refuse(w, r, stream, err)
+			return
+		}
+		release = rel
+	}
 	sess, answer, err := h.cfg.Start(r.Context(), StartRequest{Stream: stream, Offer: offer, Remote: r.RemoteAddr})
 	if err != nil {
+		release()
 		h.refuse(w, r, stream, err)
 		return
 	}
-	e := &entry{stream: stream, sess: sess}
+	e := &entry{stream: stream, sess: sess, release: release}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
 		_ = sess.Close()
+		release()
+		w.Header().Set("Retry-After", strconv.Itoa(closedRetryAfter))
 		httpError(w, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
@@ -188,6 +214,7 @@ func (h *Handler) drop(id string, e *entry) {
 		if err := e.sess.Close(); err != nil {
 			h.cfg.Logger.Debug(h.cfg.Name+": close session", "stream", e.stream, "err", err)
 		}
+		e.release()
 	})
 }
 
@@ -212,7 +239,7 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, stream, i
 		httpError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on a session")
 		return
 	}
-	if !h.authorized(w, r) {
+	if !h.authorized(w, r, stream) {
 		return
 	}
 	e, ok := h.lookup(stream, id)
@@ -264,19 +291,38 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, e *entry) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Handler) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if h.cfg.Token == "" {
+// authorized checks the Bearer token for stream (RFC 9725 section 4.5):
+// missing or wrong is 401, right for another stream only is 403. Tokens are
+// compared in constant time and never logged.
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, stream string) bool {
+	if h.cfg.Token == nil {
+		return true
+	}
+	want := h.cfg.Token(stream)
+	if want == "" {
 		return true
 	}
 	// The scheme is case-insensitive (RFC 9110 section 11.1).
 	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if ok && strings.EqualFold(scheme, "Bearer") &&
-		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.cfg.Token)) == 1 {
+	got = strings.TrimSpace(got)
+	ok = ok && strings.EqualFold(scheme, "Bearer") && got != ""
+	if ok && TokenEqual(got, want) {
 		return true
+	}
+	if ok && h.cfg.TokenElsewhere != nil && h.cfg.TokenElsewhere(got) {
+		httpError(w, http.StatusForbidden, "this token may not publish to stream "+stream)
+		return false
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="frontrow"`)
 	httpError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 	return false
+}
+
+// TokenEqual compares two secrets in constant time; hashing them first keeps
+// their lengths from showing too.
+func TokenEqual(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // readBody checks the media type and size of a request body.

@@ -270,7 +270,7 @@ func TestPostBodyLimit(t *testing.T) {
 // RFC 9725 section 4.5: Bearer tokens on POST, PATCH and DELETE; 401 with
 // WWW-Authenticate otherwise. OPTIONS (CORS preflight) needs none.
 func TestAuth(t *testing.T) {
-	h, st := newTestHandler(t, Config{Token: "s3cret"})
+	h, st := newTestHandler(t, Config{Token: func(string) string { return "s3cret" }})
 	good := http.Header{"Authorization": {"Bearer s3cret"}}
 	loc := post(t, h, "live", good)
 	tests := []struct {
@@ -653,5 +653,111 @@ func TestPostReadsWholeBody(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusCreated || string(st.requests[0].Offer) != testOffer {
 		t.Fatalf("status %d, offer %q", w.Code, st.requests[0].Offer)
+	}
+}
+
+// Per-stream tokens: each stream's own token, "" for an open stream, and 403
+// for a token that is right for another stream only (RFC 9725 section 4.5).
+func TestAuthPerStream(t *testing.T) {
+	tokens := map[string]string{"cam1": "one", "cam2": "two"}
+	h, st := newTestHandler(t, Config{
+		Token: func(stream string) string { return tokens[stream] },
+		TokenElsewhere: func(tok string) bool {
+			for _, v := range tokens {
+				if TokenEqual(tok, v) {
+					return true
+				}
+			}
+			return false
+		},
+	})
+	for _, tc := range []struct {
+		stream, token string
+		want          int
+	}{
+		{"cam1", "one", http.StatusCreated},
+		{"cam2", "two", http.StatusCreated},
+		{"cam1", "two", http.StatusForbidden},
+		{"cam2", "one", http.StatusForbidden},
+		{"cam1", "three", http.StatusUnauthorized},
+		{"cam1", "", http.StatusUnauthorized},
+		{"open", "", http.StatusCreated},
+	} {
+		calls := st.calls()
+		r := req{method: http.MethodPost, path: "/whip/" + tc.stream, contentType: "application/sdp", body: testOffer}
+		if tc.token != "" {
+			r.header = http.Header{"Authorization": {"Bearer " + tc.token}}
+		}
+		w := serve(h, r)
+		if w.Code != tc.want {
+			t.Errorf("%s with token %q: status %d, want %d", tc.stream, tc.token, w.Code, tc.want)
+		}
+		if w.Code >= 400 && st.calls() != calls {
+			t.Errorf("%s with token %q: Starter called on a refused request", tc.stream, tc.token)
+		}
+	}
+	// A session of cam1 is deleted with cam1's token only.
+	loc := post(t, h, "cam1", http.Header{"Authorization": {"Bearer one"}})
+	w := serve(h, req{method: http.MethodDelete, path: loc, header: http.Header{"Authorization": {"Bearer two"}}})
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("DELETE with another stream's token: status %d, want 403", w.Code)
+	}
+}
+
+func TestTokenEqual(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{{"s3cret", "s3cret", true}, {"s3cret", "s3cre", false}, {"", "x", false}, {"s3cret", "S3CRET", false}} {
+		if got := TokenEqual(tc.a, tc.b); got != tc.want {
+			t.Errorf("TokenEqual(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
+
+// Admit runs before Start; a refusal keeps its status and Retry-After, and
+// the release runs once when the session ends, or at once when Start fails.
+func TestAdmit(t *testing.T) {
+	var mu sync.Mutex
+	held, releases := 0, 0
+	admit := func(*http.Request, string) (func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if held >= 1 {
+			return nil, &Refusal{Status: http.StatusServiceUnavailable, Msg: "full", Retry: 7}
+		}
+		held++
+		return func() {
+			mu.Lock()
+			defer mu.Unlock()
+			held--
+			releases++
+		}, nil
+	}
+	h, st := newTestHandler(t, Config{Admit: admit})
+	loc := post(t, h, "live", nil)
+	w := serve(h, req{method: http.MethodPost, path: "/whip/live", contentType: "application/sdp", body: testOffer})
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "7" || !strings.Contains(w.Body.String(), "full") {
+		t.Fatalf("over the limit: status %d, Retry-After %q, body %q; want 503, 7, the reason",
+			w.Code, w.Header().Get("Retry-After"), w.Body.String())
+	}
+	if st.calls() != 1 {
+		t.Fatalf("Starter called %d times, want 1: a refused request must not start a session", st.calls())
+	}
+	serve(h, req{method: http.MethodDelete, path: loc})
+	mu.Lock()
+	if held != 0 || releases != 1 {
+		t.Fatalf("after DELETE: %d held, %d releases; want 0, 1", held, releases)
+	}
+	mu.Unlock()
+
+	st.mu.Lock()
+	st.err = &Refusal{Status: http.StatusConflict, Msg: "not live"}
+	st.mu.Unlock()
+	w = serve(h, req{method: http.MethodPost, path: "/whip/live", contentType: "application/sdp", body: testOffer})
+	mu.Lock()
+	defer mu.Unlock()
+	if w.Code != http.StatusConflict || held != 0 || releases != 2 {
+		t.Fatalf("Start failed: status %d, %d held, %d releases; want 409, 0, 2", w.Code, held, releases)
 	}
 }

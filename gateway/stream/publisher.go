@@ -9,6 +9,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
+	"github.com/frontrow-live/frontrow/gateway/audio"
 	"github.com/frontrow-live/frontrow/packager"
 )
 
@@ -52,9 +53,17 @@ type videoIngest struct {
 }
 
 type audioIngest struct {
-	track      *Track // nil when the WebRTC tier cannot carry the codec
+	// track is the WebRTC tier's, nil when it gets no audio.
+	track *Track
+	// forward: the publisher's audio is Opus and goes to viewers as it is.
+	forward    bool
 	clock      trackClock
 	packetizer *unitPacketizer
+	// bridge transcodes the audio for the tier it does not fit (nil when
+	// it fits both): to Opus for viewers when toWebRTC, else to AAC for
+	// the packager.
+	bridge   *audio.Worker
+	toWebRTC bool
 }
 
 func newPublisher(s *Stream, req PublishRequest, session int) *Publisher {
@@ -68,8 +77,9 @@ func newPublisher(s *Stream, req PublishRequest, session int) *Publisher {
 	}
 	if req.Tracks.Audio != nil {
 		p.audio = &audioIngest{
-			track: s.tracks[packager.KindAudio],
-			clock: trackClock{rate: audioClockRate, session: &p.clock},
+			track:   s.tracks[packager.KindAudio],
+			forward: req.Tracks.Audio.Codec == packager.CodecOpus,
+			clock:   trackClock{rate: audioClockRate, session: &p.clock},
 		}
 	}
 	return p
@@ -90,7 +100,7 @@ func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.T
 		p.stream.forward(kind, out)
 		p.writeVideoUnit(pkt, arrival)
 	case kind == packager.KindAudio && p.audio != nil:
-		if p.audio.track != nil {
+		if p.audio.track != nil && p.audio.forward {
 			p.stream.forward(kind, p.audio.track.ingest(pkt, arrival, uint32(p.session)))
 		}
 		p.writeAudioUnit(pkt, arrival)
@@ -190,9 +200,22 @@ func (p *Publisher) writeAudioUnit(pkt *rtp.Packet, arrival time.Time) {
 	if pts < 0 {
 		return
 	}
-	p.sinkUnit(packager.Unit{
+	p.audioUnit(packager.Unit{
 		Kind: packager.KindAudio, DTS: pts, PTS: pts, Keyframe: true, Payload: pkt.Payload, Arrival: arrival,
 	})
+}
+
+// audioUnit takes one source audio frame to the packager, or to the bridge
+// that transcodes it for a tier.
+func (p *Publisher) audioUnit(u packager.Unit) {
+	a := p.audio
+	if a.bridge != nil {
+		p.bridgeAudio(u.PTS, u.Payload, u.Arrival)
+		if !a.toWebRTC {
+			return // the packager gets the bridge's AAC instead
+		}
+	}
+	p.sinkUnit(u)
 }
 
 func (p *Publisher) sinkUnit(u packager.Unit) {
@@ -209,10 +232,12 @@ func (p *Publisher) sinkUnit(u packager.Unit) {
 // Idempotent.
 func (p *Publisher) Close() { p.CloseWithReason("publisher closed") }
 
-// CloseWithReason is Close with the reason logged on unpublish.
+// CloseWithReason is Close with the reason logged on unpublish. The
+// session's audio bridge has ended when it returns.
 func (p *Publisher) CloseWithReason(reason string) {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
+		p.stopBridge()
 		p.stream.unpublish(p, reason)
 	})
 }

@@ -16,14 +16,21 @@ import (
 )
 
 // newTestPublisher publishes video and audio on a registry whose stream
-// epoch is epoch, with a recording sink.
+// epoch is epoch, with a recording sink. The audio bridge is off: these
+// tests follow the publisher's own units (bridge_test.go has the bridge).
 func newTestPublisher(t *testing.T, epoch time.Time, tracks packager.Tracks) (*Publisher, *recordingSink) {
 	t.Helper()
+	return newTestPublisherWith(t, epoch, tracks, Config{NoAudioBridge: true})
+}
+
+// newTestPublisherWith is newTestPublisher on a registry configured by cfg
+// (its sink, logger, clock and grace period are the test's).
+func newTestPublisherWith(t *testing.T, epoch time.Time, tracks packager.Tracks, cfg Config) (*Publisher, *recordingSink) {
+	t.Helper()
 	var made sinks
-	r := NewRegistry(Config{
-		GracePeriod: time.Hour, NewSink: made.newSink, Logger: discardLogger,
-		Now: func() time.Time { return epoch },
-	})
+	cfg.GracePeriod, cfg.NewSink, cfg.Logger = time.Hour, made.newSink, discardLogger
+	cfg.Now = func() time.Time { return epoch }
+	r := NewRegistry(cfg)
 	t.Cleanup(r.Close)
 	p, err := r.Publish("live", PublishRequest{Tracks: tracks, Protocol: "test"})
 	if err != nil {
@@ -211,12 +218,18 @@ func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
 // The stream began age before the file starts playing.
 func playFile(t *testing.T, file []byte, videoUnits int, age time.Duration) (*Publisher, *recordingSink, []demo.Sample) {
 	t.Helper()
+	return playFileWith(t, file, videoUnits, age, Config{NoAudioBridge: true})
+}
+
+// playFileWith is playFile on a registry configured by cfg.
+func playFileWith(t *testing.T, file []byte, videoUnits int, age time.Duration, cfg Config) (*Publisher, *recordingSink, []demo.Sample) {
+	t.Helper()
 	clock := &virtualClock{now: time.Now()}
 	src, err := demo.NewSource(bytes.NewReader(file), demo.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, sink := newTestPublisher(t, clock.now.Add(-age), src.Tracks())
+	p, sink := newTestPublisherWith(t, clock.now.Add(-age), src.Tracks(), cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frontrow-live/frontrow/gateway/audio"
 	"github.com/frontrow-live/frontrow/packager"
 )
 
@@ -29,7 +30,9 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 func ValidName(name string) bool { return validName.MatchString(name) && name != "." && name != ".." }
 
 // UnitSink is how the packager receives a stream's access units: the only
-// thing the gateway knows of it.
+// thing the gateway knows of it. WriteUnit is called from two goroutines at
+// once when the audio bridge feeds the packager (the ingest's video, the
+// bridge's AAC), so it must be safe for concurrent use, as packager.Muxer is.
 type UnitSink interface {
 	// SetTracks starts a publication; a second call means the publisher came back.
 	SetTracks(packager.Tracks) error
@@ -49,8 +52,19 @@ type Config struct {
 	KeyframeInterval time.Duration
 	// NewSink makes the packager side of a new stream; nil means no HLS tier.
 	NewSink func(name string, epoch time.Time) (UnitSink, error)
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// AudioCodecs are the codec libraries of the audio bridge; nil means
+	// audio.PureGo.
+	AudioCodecs audio.Codecs
+	// NoAudioBridge leaves audio as the publisher sent it: WebRTC viewers
+	// get Opus only, the HLS tier the publisher's codec. Tests of the
+	// ingest path use it.
+	NoAudioBridge bool
+	// AudioQueueLen bounds the frames waiting for a stream's audio bridge;
+	// 0 means audio.DefaultQueueLen. Tests that write faster than real
+	// time raise it.
+	AudioQueueLen int
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Registry holds the streams by name.
@@ -69,6 +83,9 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AudioCodecs == nil {
+		cfg.AudioCodecs = audio.PureGo
 	}
 	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
 }
@@ -116,7 +133,7 @@ func (r *Registry) Publish(name string, req PublishRequest) (*Publisher, error) 
 		// Back within the grace period but with other tracks (audio added or
 		// gone): the renditions cannot change, so the old stream ends here
 		// and a new one starts under the name.
-		s.finish("publisher came back with other tracks")
+		s.finish("publisher came back with other tracks", false)
 	}
 	// New, or ended but not yet removed: a fresh stream takes the name.
 	s, err := r.newStream(name)

@@ -41,6 +41,7 @@ type Stream struct {
 	// and waits for its end.
 	keyReqPending atomic.Bool
 	droppedUnits  atomic.Uint64
+	bridge        bridgeTotals
 
 	mu        sync.Mutex
 	tracks    map[packager.Kind]*Track
@@ -50,8 +51,11 @@ type Stream struct {
 	graceGen  uint64  // bumped whenever a grace timer starts or is cancelled
 	shape     [2]bool // has video, has audio: fixed by the first publication
 	lastReq   PublishRequest
-	endOnce   sync.Once
-	ended     chan struct{}
+	// webrtcAudio: the current (or last) publication's audio reaches
+	// WebRTC viewers, as it came or through the audio bridge.
+	webrtcAudio bool
+	endOnce     sync.Once
+	ended       chan struct{}
 }
 
 // Name is the stream's name.
@@ -130,7 +134,8 @@ type Status struct {
 	Video    bool
 	// AudioCodec is the publisher's audio (packager.CodecOpus, CodecAAC), "" for none.
 	AudioCodec string
-	// WebRTCAudio says whether WebRTC viewers get the audio.
+	// WebRTCAudio says whether WebRTC viewers get the audio: always Opus,
+	// transcoded from AAC by the audio bridge where the publisher sent that.
 	WebRTCAudio bool
 	BFrames     bool
 	Viewers     int // WebRTC viewers
@@ -146,7 +151,7 @@ func (s *Stream) Status() Status {
 	}
 	if a := s.lastReq.Tracks.Audio; a != nil {
 		st.AudioCodec = a.Codec
-		st.WebRTCAudio = s.tracks[packager.KindAudio] != nil
+		st.WebRTCAudio = s.webrtcAudio
 	}
 	return st
 }
@@ -193,8 +198,9 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	if s.publisher != nil {
 		return nil, ErrAlreadyPublishing
 	}
+	plan := s.reg.planAudio(req.Tracks)
 	if s.sink != nil {
-		if err := s.sink.SetTracks(req.Tracks); err != nil {
+		if err := s.sink.SetTracks(plan.sink); err != nil {
 			return nil, fmt.Errorf("stream %s: packager: %w", s.name, err)
 		}
 	}
@@ -206,7 +212,7 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 	s.sessions++
 	for kind, present := range map[packager.Kind]bool{
 		packager.KindVideo: req.Tracks.Video != nil,
-		packager.KindAudio: req.Tracks.Audio != nil && req.Tracks.Audio.Codec == packager.CodecOpus,
+		packager.KindAudio: plan.webrtc,
 	} {
 		if !present {
 			continue
@@ -222,15 +228,17 @@ func (s *Stream) publish(req PublishRequest) (*Publisher, error) {
 		s.shape = [2]bool{req.Tracks.Video != nil, req.Tracks.Audio != nil}
 	}
 	p := newPublisher(s, req, s.sessions)
-	s.publisher, s.lastReq = p, req
+	p.startBridge(plan)
+	s.publisher, s.lastReq, s.webrtcAudio = p, req, plan.webrtc
 	audio := "none"
 	if req.Tracks.Audio != nil {
 		audio = req.Tracks.Audio.Codec
 	}
+	webrtcAudio, hlsAudio := plan.tiers()
 	s.log.Info("publish", "protocol", req.Protocol, "session", s.sessions, "remote", req.Remote,
-		"video", req.Tracks.Video != nil, "audio", audio)
-	if audio == packager.CodecAAC {
-		s.log.Warn("AAC audio reaches the HLS tier only; WebRTC viewers get video without sound")
+		"video", req.Tracks.Video != nil, "audio", audio, "webrtc_audio", webrtcAudio, "hls_audio", hlsAudio)
+	if plan.unsupported != nil {
+		s.log.Warn(describeUnsupported(req.Tracks.Audio, plan.unsupported))
 	}
 	return p, nil
 }
@@ -274,16 +282,14 @@ func (s *Stream) isEnded() bool {
 	}
 }
 
-// end finishes the stream: viewers are told, the playlists ended, the name freed.
-func (s *Stream) end(reason string) {
-	if s.finish(reason) {
-		s.reg.remove(s)
-	}
-}
+// end finishes the stream: the playlists ended, the name freed, viewers told.
+func (s *Stream) end(reason string) { s.finish(reason, true) }
 
-// finish ends the stream but leaves its name in the registry (the caller
-// holds the registry lock, or removes it). It reports whether this call ended it.
-func (s *Stream) finish(reason string) (ended bool) {
+// finish ends the stream; remove frees its name too, before viewers are
+// told, so one that comes back at once finds the name free. Without it the
+// caller holds the registry lock and puts another stream under the name.
+// It reports whether this call ended the stream.
+func (s *Stream) finish(reason string, remove bool) (ended bool) {
 	s.endOnce.Do(func() {
 		ended = true
 		s.mu.Lock()
@@ -298,6 +304,9 @@ func (s *Stream) finish(reason string) (ended bool) {
 		}
 		if s.sink != nil {
 			s.sink.End()
+		}
+		if remove {
+			s.reg.remove(s)
 		}
 		for _, v := range *s.viewers.Load() {
 			v.StreamEnded()

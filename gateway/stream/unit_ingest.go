@@ -79,8 +79,9 @@ func (u *unitPacketizer) packets(kind packager.Kind, unit *packager.Unit, first 
 // Stream.Epoch, rising); a video keyframe carries its SPS and PPS in-band,
 // since WebRTC viewers joining at it have no other way to get them. The unit
 // goes to the packager as it is and, packetized to RTP once, to every
-// viewer. Audio other than Opus (AAC) reaches the packager only.
-// Each track must be written from one goroutine at a time.
+// viewer. AAC audio goes to the packager as it is and, through the audio
+// bridge, to viewers as Opus; Opus audio goes to viewers as it is and to
+// the packager as AAC. Each track must be written from one goroutine at a time.
 func (p *Publisher) WriteUnit(u packager.Unit) error {
 	if p.closed.Load() {
 		return ErrClosed
@@ -98,11 +99,13 @@ func (p *Publisher) WriteUnit(u packager.Unit) error {
 			u.Keyframe = h264.IsRandomAccess(u.NALUs)
 		}
 	case u.Kind == packager.KindAudio && p.audio != nil:
-		track, pk, rate = p.audio.track, &p.audio.packetizer, audioClockRate
+		if p.audio.forward { // Opus: to viewers as it is
+			track, pk, rate = p.audio.track, &p.audio.packetizer, audioClockRate
+		}
 	default:
 		return fmt.Errorf("stream %s: publisher has no %s track", p.stream.name, u.Kind)
 	}
-	if track != nil { // nil for audio the WebRTC tier cannot carry
+	if track != nil {
 		first := *pk == nil
 		if first {
 			*pk = newUnitPacketizer(rate)
@@ -110,6 +113,10 @@ func (p *Publisher) WriteUnit(u packager.Unit) error {
 		for _, pkt := range (*pk).packets(u.Kind, &u, first) {
 			p.stream.forward(u.Kind, track.ingest(pkt, u.Arrival, uint32(p.session)))
 		}
+	}
+	if u.Kind == packager.KindAudio {
+		p.audioUnit(u)
+		return nil
 	}
 	p.sinkUnit(u)
 	return nil

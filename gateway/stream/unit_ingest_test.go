@@ -138,9 +138,9 @@ func TestWriteUnitFindsKeyframes(t *testing.T) {
 	}
 }
 
-// AAC goes to the packager only: WebRTC viewers get no audio track and no
-// audio packets until the audio bridge transcodes it.
-func TestWriteUnitAACReachesPackagerOnly(t *testing.T) {
+// With the audio bridge off, AAC goes to the packager only: WebRTC viewers
+// get no audio track and no audio packets (bridge_test.go has it on).
+func TestWriteUnitAACWithoutBridge(t *testing.T) {
 	p, sink := newTestPublisher(t, gwBase, aacTracks())
 	viewer := newRecordingViewer()
 	if _, err := p.Stream().Subscribe(viewer); err != nil {

@@ -272,6 +272,123 @@
         video.remove();
       }
     },
+
+    // The bundled player (player/static/play.js) publishes its state as
+    // window.frontrowPlayer.state(): {state, tier, message, notice, frames,
+    // latencyMs, events: [{t, event, ...}], ...}.
+    async playerState() {
+      return window.frontrowPlayer ? window.frontrowPlayer.state() : null;
+    },
+
+    // playerWaits resolves with the player's state once every field of want
+    // matches it (strings in messageIncludes/noticeIncludes as substrings).
+    async playerWaits({ want, timeoutMs = 10000 }) {
+      const state = () => (window.frontrowPlayer ? window.frontrowPlayer.state() : null);
+      const matches = (s) => s && Object.entries(want).every(([k, v]) => {
+        if (k === 'messageIncludes') return s.message.includes(v);
+        if (k === 'noticeIncludes') return s.notice.includes(v);
+        return s[k] === v;
+      });
+      return until(`player state ${JSON.stringify(want)}`, timeoutMs, () => (matches(state()) ? state() : null), state);
+    },
+
+    // playerPlays waits until the player says it plays tier, then counts the
+    // frames the video on top (#stage video.active) presents, on its own
+    // (requestVideoFrameCallback), until more than frames; a swap of the
+    // element starts the count again. It returns the player's state and
+    // when (performance.now(), from the page's navigation) it got there.
+    async playerPlays({ tier, frames = 10, timeoutMs = 10000 }) {
+      const deadline = performance.now() + timeoutMs;
+      const state = () => (window.frontrowPlayer ? window.frontrowPlayer.state() : null);
+      await until(`the player playing ${tier}`, timeoutMs, () => {
+        const s = state();
+        return s && s.state === 'playing' && s.tier === tier;
+      }, state);
+      let video = null;
+      let count = 0;
+      const counted = new WeakSet();
+      await until(`more than ${frames} frames presented by the active video`, Math.max(0, deadline - performance.now()), () => {
+        const v = document.querySelector('#stage video.active');
+        if (v !== video) {
+          video = v;
+          count = 0;
+          if (v && !counted.has(v)) {
+            counted.add(v);
+            const onFrame = () => {
+              if (video === v) count++;
+              v.requestVideoFrameCallback(onFrame);
+            };
+            v.requestVideoFrameCallback(onFrame);
+          }
+        }
+        return count > frames;
+      }, () => ({ count, player: state() }));
+      return { at: performance.now(), frames: count, width: video.videoWidth, height: video.videoHeight, player: state() };
+    },
+
+    // visible reports, per selector, whether the element is shown, inside
+    // the viewport, and on top at its centre (a click there reaches it).
+    async visible({ selectors }) {
+      const out = {};
+      for (const sel of selectors) {
+        const el = document.querySelector(sel);
+        if (!el) {
+          out[sel] = { exists: false };
+          continue;
+        }
+        const r = el.getBoundingClientRect();
+        const css = getComputedStyle(el);
+        const shown = r.width > 0 && r.height > 0 && css.visibility !== 'hidden' && css.display !== 'none' && Number(css.opacity) > 0;
+        const inside = r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        out[sel] = { exists: true, shown, inside, onTop: !!hit && (el === hit || el.contains(hit)),
+          rect: { x: Math.round(r.left), y: Math.round(r.top), w: Math.round(r.width), h: Math.round(r.height) },
+          text: el.textContent.trim().slice(0, 400) };
+      }
+      return out;
+    },
+
+    // blankWatch counts, from {start: true} on, the animation frames in
+    // which the bundled player says it plays but the video on top has no
+    // picture (none is .active, or it has no frame yet): what a viewer
+    // would see as black during a switch. Any call returns the counts.
+    async blankWatch({ start }) {
+      const w = (window.frontrowBlank ??= { frames: 0, blank: 0, running: false });
+      if (start && !w.running) {
+        w.running = true;
+        const check = () => {
+          const s = window.frontrowPlayer && window.frontrowPlayer.state();
+          if (s && s.state === 'playing') {
+            w.frames++;
+            const v = document.querySelector('#stage video.active');
+            if (!v || v.readyState < HTMLMediaElement.HAVE_CURRENT_DATA || !v.videoWidth) w.blank++;
+          }
+          requestAnimationFrame(check);
+        };
+        requestAnimationFrame(check);
+      }
+      return { frames: w.frames, blank: w.blank };
+    },
+
+    // dropWebRTC closes every connected peer connection the page made, as
+    // a network cut would look to it: media stops, no event says why.
+    async dropWebRTC() {
+      let n = 0;
+      for (const pc of pcs) {
+        if (pc.connectionState !== 'connected') continue;
+        pc.close();
+        n++;
+      }
+      return n;
+    },
+
+    // click clicks an element as a viewer would (it must exist).
+    async click({ selector }) {
+      const el = document.querySelector(selector);
+      if (!el) throw new Error(`no element ${selector}`);
+      el.click();
+      return true;
+    },
   };
   Object.defineProperty(window, 'frontrowTest', { value: frontrowTest });
 })();

@@ -1,6 +1,6 @@
-// Minimal frontrow player: one stream over WebRTC (WHEP) and LL-HLS side by
-// side. Plain JS, same-origin only; the full player (priorities, fallback)
-// comes later.
+// The side-by-side page (/compare?stream=NAME): one stream over WebRTC (WHEP)
+// and LL-HLS at once, to compare the tiers. Plain JS, same-origin only; the
+// viewer's player (priorities, fallback, recovery) is play.js.
 'use strict';
 
 const stream = new URLSearchParams(location.search).get('stream') || 'demo';

@@ -1,0 +1,589 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The bundled player's tests (issue 5): headless Chromium opens
+// /play/{distribution} and the page picks a source, falls back, recovers.
+// Every wait is a condition with a deadline in the page (harness.js).
+
+// playerState is window.frontrowPlayer.state() (player/static/play.js).
+type playerState struct {
+	State, Tier, Message, Notice string
+	Frames                       int
+	LatencyMs                    *float64
+	LatencyEstimate              bool
+	Reconnects, Switches         int
+	Interactive, Muted           bool
+	Now                          float64 // the page's performance.now()
+	Events                       []playerEvent
+}
+
+type playerEvent struct {
+	T      float64 `json:"t"` // ms since the page's navigation
+	Event  string  `json:"event"`
+	Tier   string  `json:"tier"`
+	Kind   string  `json:"kind"`
+	Reason string  `json:"reason"`
+	Ms     float64 `json:"ms"`
+}
+
+// first is the first event named name for tier ("" any) at or after from ms.
+func (s playerState) first(name, tier string, from float64) (playerEvent, bool) {
+	for _, e := range s.Events {
+		if e.Event == name && (tier == "" || e.Tier == tier) && e.T >= from {
+			return e, true
+		}
+	}
+	return playerEvent{}, false
+}
+
+type playerPlays struct {
+	At            float64 // ms since navigation when the frames were counted
+	Frames        int
+	Width, Height int
+	Player        playerState
+}
+
+// waitPlays waits until the page plays tier and its video on top presents
+// frames, and returns what it saw.
+func waitPlays(t *testing.T, ctx context.Context, p *browserPage, tier string, timeout time.Duration) playerPlays {
+	t.Helper()
+	var r playerPlays
+	if err := p.call(ctx, "playerPlays", map[string]any{"tier": tier, "frames": 10, "timeoutMs": timeout.Milliseconds()}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Width == 0 || r.Height == 0 {
+		t.Errorf("%s video has no size: %+v", tier, r)
+	}
+	return r
+}
+
+func waitPlayer(t *testing.T, ctx context.Context, p *browserPage, want map[string]any, timeout time.Duration) playerState {
+	t.Helper()
+	var s playerState
+	if err := p.call(ctx, "playerWaits", map[string]any{"want": want, "timeoutMs": timeout.Milliseconds()}, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openSized is browser.open with the tab's viewport set (CSS pixels).
+func openSized(t *testing.T, ctx context.Context, b *browser, url string, width, height int) *browserPage {
+	t.Helper()
+	var r struct{ Page int }
+	if err := b.do(ctx, map[string]any{"op": "open", "url": url, "viewport": map[string]int{"width": width, "height": height}}, &r); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	p := &browserPage{b: b, id: r.Page}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := b.do(ctx, map[string]any{"op": "close", "page": p.id}, nil); err != nil {
+			t.Logf("close page %s: %v", url, err)
+		}
+		if t.Failed() {
+			b.mu.Lock()
+			logs := b.logs[p.id]
+			b.mu.Unlock()
+			t.Logf("console of %s:\n\t%s", url, strings.Join(logs, "\n\t"))
+		}
+	})
+	return p
+}
+
+// screenshot saves the tab as a PNG in $FRONTROW_SCREENSHOTS (to look at),
+// or in the test's temporary directory.
+func screenshot(t *testing.T, ctx context.Context, p *browserPage, name string) string {
+	t.Helper()
+	dir := os.Getenv("FRONTROW_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path, err := filepath.Abs(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.do(ctx, map[string]any{"op": "screenshot", "page": p.id, "path": path}, nil); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() < 1000 {
+		t.Fatalf("screenshot %s: %v (size %v)", path, err, st)
+	}
+	return path
+}
+
+// distribution creates a distribution of stream through the API; with
+// token, it also mints a viewer token.
+func distribution(t *testing.T, ctx context.Context, g *gateway, stream, body string) (id, token string) {
+	t.Helper()
+	var d struct {
+		ID       string `json:"id"`
+		Security struct {
+			TokenRequired bool `json:"tokenRequired"`
+		} `json:"security"`
+	}
+	api(t, ctx, g, "POST", "/api/v1/streams/"+stream+"/distributions", body, http.StatusCreated, &d)
+	if d.Security.TokenRequired {
+		var tok struct {
+			Token string `json:"token"`
+		}
+		api(t, ctx, g, "POST", "/api/v1/distributions/"+d.ID+"/tokens", `{"ttlSeconds":600}`, http.StatusOK, &tok)
+		token = tok.Token
+	}
+	return d.ID, token
+}
+
+// TestPlayer runs the bundled player in one Chromium for all its cases.
+func TestPlayer(t *testing.T) {
+	br := startBrowser(t)
+	t.Run("WebRTCFirst", func(t *testing.T) { testPlayerWebRTCFirst(t, br) })
+	t.Run("FallbackToLLHLS", func(t *testing.T) { testPlayerFallback(t, br) })
+	t.Run("LLHLSFirstThenInteractive", func(t *testing.T) { testPlayerLLHLSFirst(t, br) })
+	t.Run("OffAirAndBack", func(t *testing.T) { testPlayerOffAirAndBack(t, br) })
+	t.Run("ViewerToken", func(t *testing.T) { testPlayerViewerToken(t, br) })
+	t.Run("FrontPage", func(t *testing.T) { testPlayerFrontPage(t, br) })
+}
+
+// (a) webRtc priority 0: the page plays WebRTC, says so, and shows a latency
+// estimate; the controls are there on a desktop and on a phone.
+func testPlayerWebRTCFirst(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "live")
+	id, _ := distribution(t, ctx, g, "live", `{"name":"front","webRtc":{"priority":0},"hls":{"priority":1}}`)
+
+	p := br.open(t, ctx, g.base+"/play/"+id)
+	r := waitPlays(t, ctx, p, "webrtc", 10*time.Second)
+	try, _ := r.Player.first("try", "webrtc", 0)
+	ff, _ := r.Player.first("first-frame", "webrtc", 0)
+	t.Logf("WebRTC: first frame %.0f ms after the connect began (%.0f ms after navigation), %dx%d",
+		ff.Ms, try.T+ff.Ms, r.Width, r.Height)
+	if ff.Ms > 4000 {
+		t.Errorf("WebRTC first frame took %.0f ms, more than the 4 s connect timeout", ff.Ms)
+	}
+	// The tier label, and a latency labelled an estimate (getStats).
+	s := waitPlayer(t, ctx, p, map[string]any{"tier": "webrtc", "latencyEstimate": true}, 5*time.Second)
+	var seen map[string]struct {
+		Shown, Inside, OnTop bool
+		Text                 string
+	}
+	if err := p.call(ctx, "visible", map[string]any{"selectors": []string{"#tier", "#latency"}}, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if seen["#tier"].Text != "WebRTC" || !seen["#tier"].Shown {
+		t.Errorf("tier label %+v, want WebRTC shown", seen["#tier"])
+	}
+	if !strings.Contains(seen["#latency"].Text, "estimate") {
+		t.Errorf("latency label %q, want an estimate", seen["#latency"].Text)
+	}
+	if s.LatencyMs != nil {
+		t.Logf("WebRTC latency on screen: %q (%.0f ms)", seen["#latency"].Text, *s.LatencyMs)
+	}
+	if err := p.call(ctx, "click", map[string]any{"selector": "#stats-toggle"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.call(ctx, "visible", map[string]any{"selectors": []string{"#stats"}}, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if !seen["#stats"].Shown || !strings.Contains(seen["#stats"].Text, "jitter buffer") {
+		t.Errorf("stats panel %+v, want it shown with WebRTC figures", seen["#stats"])
+	}
+	t.Logf("desktop screenshot: %s", screenshot(t, ctx, p, "player-desktop.png"))
+
+	// The media stops (the connection cut under the page): after 2 s
+	// without frames the page reconnects WebRTC by itself.
+	var dropped int
+	if err := p.call(ctx, "dropWebRTC", nil, &dropped); err != nil || dropped != 1 {
+		t.Fatalf("dropWebRTC: %d connections closed, %v; want 1", dropped, err)
+	}
+	cut := pageNow(t, ctx, p)
+	r = waitPlayerReconnected(t, ctx, p)
+	broken, _ := r.Player.first("broken", "webrtc", cut)
+	t.Logf("cut: the page noticed after %.0f ms (%s), WebRTC frames again %.0f ms after the cut",
+		broken.T-cut, broken.Reason, r.At-cut)
+
+	// (f) A phone: every control visible, inside the screen and clickable.
+	phone := openSized(t, ctx, br, g.base+"/play/"+id, 390, 844)
+	waitPlays(t, ctx, phone, "webrtc", 10*time.Second)
+	controls := []string{"#tier", "#unmute", "#mute", "#interactive", "#stats-toggle", "#fullscreen"}
+	if err := phone.call(ctx, "visible", map[string]any{"selectors": controls}, &seen); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range controls {
+		// The tier label lets clicks through (pointer-events: none); the
+		// buttons must take them.
+		if v := seen[c]; !v.Shown || !v.Inside || (!v.OnTop && c != "#tier") {
+			t.Errorf("phone: %s is not visible and clickable: %+v", c, v)
+		}
+	}
+	t.Logf("phone screenshot: %s", screenshot(t, ctx, phone, "player-phone.png"))
+}
+
+// (b) WebRTC impossible: the page falls back to LL-HLS. Two ways WebRTC
+// fails: a WHEP endpoint that refuses connections (fails at once), and one
+// that answers but whose ICE never connects (the connect timeout, 4 s).
+func testPlayerFallback(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "live")
+	if err := waitHLSReady(ctx, g.base+"/hls/live/index.m3u8"); err != nil {
+		t.Fatal(err)
+	}
+
+	closed := closedPort(t)
+	refused, _ := distribution(t, ctx, g, "live",
+		fmt.Sprintf(`{"name":"refused","webRtc":{"priority":0,"src":{"name":"x","apiUrl":"http://%s/whep/live"}},"hls":{"priority":1}}`, closed))
+	blackhole := blackholeWHEP(t, g.base+"/whep/live")
+	silent, _ := distribution(t, ctx, g, "live",
+		fmt.Sprintf(`{"name":"silent","webRtc":{"priority":0,"src":{"name":"x","apiUrl":"%s"}},"hls":{"priority":1}}`, blackhole))
+
+	for _, tc := range []struct {
+		name, id string
+		giveUpBy time.Duration // WebRTC given up by then, from its try
+	}{
+		{"connection refused", refused, time.Second},
+		{"ICE never connects", silent, 4*time.Second + 500*time.Millisecond},
+	} {
+		p := br.open(t, ctx, g.base+"/play/"+tc.id)
+		r := waitPlays(t, ctx, p, "hls", 12*time.Second)
+		try, _ := r.Player.first("try", "webrtc", 0)
+		fail, ok := r.Player.first("fail", "webrtc", 0)
+		if !ok {
+			t.Fatalf("%s: no WebRTC failure recorded: %+v", tc.name, r.Player.Events)
+		}
+		hlsTry, _ := r.Player.first("try", "hls", fail.T)
+		hlsFrame, _ := r.Player.first("first-frame", "hls", fail.T)
+		t.Logf("%s: WebRTC gave up after %.0f ms (%s); LL-HLS tried %.0f ms later, first frame %.0f ms after that; playing %.0f ms after navigation",
+			tc.name, fail.T-try.T, fail.Reason, hlsTry.T-fail.T, hlsFrame.Ms, hlsTry.T+hlsFrame.Ms)
+		if d := time.Duration(fail.T-try.T) * time.Millisecond; d > tc.giveUpBy {
+			t.Errorf("%s: WebRTC given up after %v, want at most %v", tc.name, d, tc.giveUpBy)
+		}
+		if d := time.Duration(hlsTry.T-fail.T) * time.Millisecond; d > time.Second {
+			t.Errorf("%s: LL-HLS tried %v after giving up on WebRTC, want within 1 s", tc.name, d)
+		}
+		// Issue 5: playing LL-HLS within 6 s of the page load, even after
+		// the whole 4 s connect timeout.
+		if d := time.Duration(hlsTry.T+hlsFrame.Ms) * time.Millisecond; d > 6*time.Second {
+			t.Errorf("%s: LL-HLS played %v after the page loaded, want within 6 s", tc.name, d)
+		}
+		if !strings.Contains(r.Player.Notice, "WebRTC") || !strings.Contains(r.Player.Notice, "LL-HLS") {
+			t.Errorf("%s: notice %q, want it to say WebRTC failed and LL-HLS plays", tc.name, r.Player.Notice)
+		}
+	}
+
+	// WebRTC refused at first (503), then back: the page, on LL-HLS,
+	// retries it in the background and switches back by itself, the LL-HLS
+	// picture staying up until the WebRTC one has a frame.
+	flaky, up := flakyWHEP(t, g.base+"/whep/live")
+	id, _ := distribution(t, ctx, g, "live",
+		fmt.Sprintf(`{"name":"flaky","webRtc":{"priority":0,"src":{"name":"x","apiUrl":"%s"}},"hls":{"priority":1}}`, flaky))
+	p := br.open(t, ctx, g.base+"/play/"+id)
+	waitPlays(t, ctx, p, "hls", 8*time.Second)
+	var blank struct{ Frames, Blank int }
+	if err := p.call(ctx, "blankWatch", map[string]any{"start": true}, &blank); err != nil {
+		t.Fatal(err)
+	}
+	up()
+	r := waitPlays(t, ctx, p, "webrtc", 10*time.Second)
+	if err := p.call(ctx, "blankWatch", map[string]any{}, &blank); err != nil {
+		t.Fatal(err)
+	}
+	probe, _ := r.Player.first("probe", "webrtc", 0)
+	back, _ := r.Player.first("playing", "webrtc", 0)
+	t.Logf("switch back: WebRTC on screen %.0f ms after the successful background try began; %d of %d animation frames without a picture",
+		back.T-probe.T, blank.Blank, blank.Frames)
+	if r.Player.Switches != 1 {
+		t.Errorf("%d switches back to WebRTC, want 1", r.Player.Switches)
+	}
+	if blank.Blank != 0 {
+		t.Errorf("%d animation frames without a picture while switching from LL-HLS to WebRTC, want none", blank.Blank)
+	}
+}
+
+// flakyWHEP is a WHEP endpoint on another origin that answers 503 until up
+// is called, then relays to upstream.
+func flakyWHEP(t *testing.T, upstream string) (endpoint string, up func()) {
+	t.Helper()
+	var ok atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		relayWHEP(w, r, upstream, ok.Load(), nil)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/whep/live", func() { ok.Store(true) }
+}
+
+// relayWHEP answers a WHEP request from another origin (CORS) by relaying
+// POSTs to upstream, or 503 when !up; rewrite, if set, changes the offer
+// and the answer on the way.
+func relayWHEP(w http.ResponseWriter, r *http.Request, upstream string, up bool, rewrite func(offer, answer []byte) ([]byte, []byte)) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+	h.Set("Access-Control-Expose-Headers", "Location, Retry-After")
+	switch {
+	case r.Method == http.MethodOptions || r.Method == http.MethodDelete || r.Method == http.MethodPatch:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case r.Method != http.MethodPost:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	case !up:
+		h.Set("Retry-After", "1")
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+		return
+	}
+	offer, _ := io.ReadAll(r.Body)
+	if rewrite != nil {
+		offer, _ = rewrite(offer, nil)
+	}
+	resp, err := postSDP(r.Context(), upstream, "", string(offer))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(answer)
+		return
+	}
+	if rewrite != nil {
+		_, answer = rewrite(nil, answer)
+	}
+	h.Set("Content-Type", "application/sdp")
+	h.Set("Location", "/session")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(answer)
+}
+
+// (c) hls priority 0 plays LL-HLS (latency from hls.js); the interactive
+// button then switches to WebRTC, the LL-HLS picture staying up until the
+// WebRTC one has a frame.
+func testPlayerLLHLSFirst(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "live")
+	id, _ := distribution(t, ctx, g, "live", `{"name":"cdn","webRtc":{"priority":1},"hls":{"priority":0}}`)
+
+	p := br.open(t, ctx, g.base+"/play/"+id)
+	r := waitPlays(t, ctx, p, "hls", 12*time.Second)
+	if _, ok := r.Player.first("try", "webrtc", 0); ok {
+		t.Errorf("WebRTC tried although LL-HLS comes first: %+v", r.Player.Events)
+	}
+	s := waitPlayerLatency(t, ctx, p)
+	if s.Tier != "hls" || s.LatencyEstimate {
+		t.Errorf("latency from tier %q, estimate %v: want hls.js's own figure", s.Tier, s.LatencyEstimate)
+	}
+	ff, _ := r.Player.first("first-frame", "hls", 0)
+	t.Logf("LL-HLS: first frame %.0f ms after the start; latency (hls.js) %.0f ms; screenshot %s",
+		ff.Ms, *s.LatencyMs, screenshot(t, ctx, p, "player-hls.png"))
+
+	if err := p.call(ctx, "click", map[string]any{"selector": "#interactive"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	clicked := pageNow(t, ctx, p)
+	r = waitPlays(t, ctx, p, "webrtc", 8*time.Second)
+	if r.Player.Switches != 1 || !r.Player.Interactive {
+		t.Errorf("after the interactive button: %d switches, interactive %v; want 1, true", r.Player.Switches, r.Player.Interactive)
+	}
+	t.Logf("interactive: WebRTC on screen %.0f ms after the click", r.At-clicked)
+}
+
+// waitPlayerReconnected waits for the page to play WebRTC again after a
+// reconnect.
+func waitPlayerReconnected(t *testing.T, ctx context.Context, p *browserPage) playerPlays {
+	t.Helper()
+	waitPlayer(t, ctx, p, map[string]any{"reconnects": 1}, 8*time.Second)
+	return waitPlays(t, ctx, p, "webrtc", 5*time.Second)
+}
+
+func waitPlayerLatency(t *testing.T, ctx context.Context, p *browserPage) playerState {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var s playerState
+		if err := p.call(ctx, "playerState", nil, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.LatencyMs != nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no latency on screen: %+v", s)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond): // polling a page value, with the deadline above
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+}
+
+// pageNow is the page's performance.now(), to time things in its clock.
+func pageNow(t *testing.T, ctx context.Context, p *browserPage) float64 {
+	t.Helper()
+	var s playerState
+	if err := p.call(ctx, "playerState", nil, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Now
+}
+
+// (d) The publisher leaves (the stream ends) and comes back: the page says
+// the stream is offline, then plays again by itself, without a reload.
+func testPlayerOffAirAndBack(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	g := startGateway(t, withGrace(200*time.Millisecond))
+	pub, stop := startPublisher(t, ctx, g, "live")
+	id, _ := distribution(t, ctx, g, "live", `{"name":"front","webRtc":{"priority":0},"hls":{"priority":1}}`)
+	p := br.open(t, ctx, g.base+"/play/"+id)
+	waitPlays(t, ctx, p, "webrtc", 10*time.Second)
+
+	stop()
+	del(t, ctx, g.base+pub.location, testToken, http.StatusOK)
+	_ = pub.pc.Close()
+	off := time.Now()
+	s := waitPlayer(t, ctx, p, map[string]any{"state": "offline", "messageIncludes": "stream offline, retrying in"}, 12*time.Second)
+	t.Logf("off air: the page says %q %v after the publisher left; screenshot %s",
+		s.Message, time.Since(off).Round(10*time.Millisecond), screenshot(t, ctx, p, "player-offline.png"))
+
+	back := time.Now()
+	startPublisher(t, ctx, g, "live")
+	r := waitPlays(t, ctx, p, "webrtc", 10*time.Second)
+	t.Logf("back on air: WebRTC frames again %v after the publisher returned (%d frames counted, %d reconnects)",
+		time.Since(back).Round(10*time.Millisecond), r.Frames, r.Player.Reconnects)
+	if d := time.Since(back); d > 8*time.Second {
+		t.Errorf("playback resumed %v after the publisher came back, want within 8 s", d)
+	}
+}
+
+// (e) A distribution that needs a viewer token: the page with ?token= plays
+// (LL-HLS first: every playlist and part request carries the token; then
+// WebRTC through the interactive button: the WHEP POST carries it too);
+// without the token the page says why it cannot play, and stops.
+func testPlayerViewerToken(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "paid")
+	id, token := distribution(t, ctx, g, "paid",
+		`{"name":"paid","security":{"tokenRequired":true},"webRtc":{"priority":1},"hls":{"priority":0}}`)
+
+	p := br.open(t, ctx, g.base+"/play/"+id+"?token="+url.QueryEscape(token))
+	waitPlays(t, ctx, p, "hls", 12*time.Second)
+	if err := p.call(ctx, "click", map[string]any{"selector": "#interactive"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitPlays(t, ctx, p, "webrtc", 8*time.Second)
+
+	for _, tc := range []struct{ name, query, want string }{
+		{"no token", "", "needs a viewer token"},
+		{"a forged token", "?token=" + url.QueryEscape(token[:len(token)-4]+"AAAA"), "token was refused"},
+	} {
+		p := br.open(t, ctx, g.base+"/play/"+id+tc.query)
+		s := waitPlayer(t, ctx, p, map[string]any{"state": "refused", "messageIncludes": tc.want}, 5*time.Second)
+		t.Logf("%s: %q; screenshot %s", tc.name, s.Message, screenshot(t, ctx, p, "player-refused-"+strings.ReplaceAll(tc.name, " ", "-")+".png"))
+		if s.Tier != "" {
+			t.Errorf("%s: a tier plays (%s) although the page was refused", tc.name, s.Tier)
+		}
+	}
+}
+
+// The front page lists the live streams and links each to its player.
+func testPlayerFrontPage(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "open")
+	startPublisher(t, ctx, g, "paid")
+	distribution(t, ctx, g, "paid", `{"name":"paid","security":{"tokenRequired":true}}`)
+
+	resp, err := http.Get(g.base + "/streams.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `[{"name":"open","live":true}]`; strings.TrimSpace(string(body)) != want {
+		t.Errorf("GET /streams.json = %s, want %s (a stream that needs a token is not public)", body, want)
+	}
+	p := br.open(t, ctx, g.base+"/")
+	var seen map[string]struct {
+		Shown bool
+		Text  string
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := p.call(ctx, "visible", map[string]any{"selectors": []string{`a[href="/watch/open"]`}}, &seen); err != nil {
+			t.Fatal(err)
+		}
+		if seen[`a[href="/watch/open"]`].Shown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the front page shows no link to /watch/open: %+v", seen)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond): // polling the page, with the deadline above
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	t.Logf("front page screenshot: %s", screenshot(t, ctx, p, "front-page.png"))
+	// The link plays the stream (no distribution: WebRTC first).
+	w := br.open(t, ctx, g.base+"/watch/open")
+	waitPlays(t, ctx, w, "webrtc", 10*time.Second)
+}
+
+// closedPort is a loopback TCP address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+var (
+	candidatePort = regexp.MustCompile(`(?m)^(a=candidate:\S+ \d+ \S+ \d+ \S+ )(\d+)`)
+	candidateLine = regexp.MustCompile(`(?m)^a=candidate:.*\r?\n`)
+)
+
+// blackholeWHEP is a WHEP endpoint (another origin, as an external
+// real-time CDN would be) that relays to upstream but leaves neither side a
+// working address: the gateway gets no candidates to check, the browser
+// only a dead port. Signalling works; ICE never connects.
+func blackholeWHEP(t *testing.T, upstream string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		relayWHEP(w, r, upstream, true, func(offer, answer []byte) ([]byte, []byte) {
+			return candidateLine.ReplaceAll(offer, nil), candidatePort.ReplaceAll(answer, []byte("${1}9"))
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/whep/live"
+}

@@ -1,0 +1,18 @@
+//go:build unix
+
+package audio
+
+import (
+	"syscall"
+	"time"
+)
+
+// cpuTime is the CPU time the process has used (user and system), so a
+// benchmark's CPU share does not count time other processes took the core.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
