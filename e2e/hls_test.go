@@ -204,10 +204,22 @@ func checkAACTier(t testing.TB, hls *hlsReader, got []hlsUnit) {
 	if asc == nil || asc.Type != mpeg4audio.ObjectTypeAACLC || asc.SampleRate != 48000 || hls.audioRate != 48000 {
 		t.Fatalf("HLS audio %+v at %d Hz, want AAC-LC (mp4a.40.2) at 48 kHz", asc, hls.audioRate)
 	}
+	// Frames are 1024 samples apart. gohlslib's client may skip a whole part
+	// when it falls behind (it follows only the preload hint), and the last
+	// audio part of a segment can hold a single frame: a gap of whole frames
+	// is the client's, tolerated twice; any other spacing is a timing error.
+	skipped := 0
 	for i := 1; i < len(got); i++ {
-		if d := got[i].pts - got[i-1].pts; d < 1023 || d > 1025 {
-			t.Fatalf("AAC frames %d and %d are %d samples apart, want 1024", i-1, i, d)
+		d := got[i].pts - got[i-1].pts
+		if d >= 1023 && d <= 1025 {
+			continue
 		}
+		if r := d % 1024; d > 1024 && (r <= 1 || r >= 1023) && skipped < 2 {
+			skipped++
+			t.Logf("AAC frames %d and %d are %d samples apart: the client skipped %d frame(s)", i-1, i, d, d/1024-1)
+			continue
+		}
+		t.Fatalf("AAC frames %d and %d are %d samples apart, want 1024", i-1, i, d)
 	}
 }
 

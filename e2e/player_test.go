@@ -295,7 +295,7 @@ func testPlayerFallback(t *testing.T, br *browser) {
 	id, _ := distribution(t, ctx, g, "live",
 		fmt.Sprintf(`{"name":"flaky","webRtc":{"priority":0,"src":{"name":"x","apiUrl":"%s"}},"hls":{"priority":1}}`, flaky))
 	p := br.open(t, ctx, g.base+"/play/"+id)
-	waitPlays(t, ctx, p, "hls", 8*time.Second)
+	waitPlays(t, ctx, p, "hls", 12*time.Second) // as above: two more pages still play beside it
 	var blank struct{ Frames, Blank int }
 	if err := p.call(ctx, "blankWatch", map[string]any{"start": true}, &blank); err != nil {
 		t.Fatal(err)
