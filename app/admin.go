@@ -18,5 +18,6 @@ func (a *App) adminHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/healthz", a.healthz)
 	mux.HandleFunc("/readyz", a.readyz)
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	return mux
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/frontrow-live/frontrow/gateway/whip"
 	"github.com/frontrow-live/frontrow/origin"
 	"github.com/frontrow-live/frontrow/origin/api"
+	"github.com/frontrow-live/frontrow/origin/metrics"
 	"github.com/frontrow-live/frontrow/packager"
 	"github.com/frontrow-live/frontrow/player"
 )
@@ -94,6 +95,7 @@ type App struct {
 	adminLn  net.Listener
 	tokens   *publishTokens
 	limits   *admission
+	metrics  *metrics.Metrics
 
 	// serving is set once every listener serves; draining once Close starts.
 	serving, draining atomic.Bool
@@ -148,6 +150,7 @@ func New(cfg Config) (*App, error) {
 		_ = a.engine.Close()
 		return nil, err
 	}
+	a.metrics = a.newMetrics()
 	a.registry = stream.NewRegistry(stream.Config{
 		GracePeriod: cfg.GracePeriod,
 		// WebRTC encoders send keyframes only when asked: ask once per
@@ -157,7 +160,7 @@ func New(cfg Config) (*App, error) {
 		NewSink: func(name string, epoch time.Time) (stream.UnitSink, error) {
 			return packager.NewMuxer(packager.Config{
 				PartTarget: cfg.PartTarget, SegmentTarget: cfg.SegmentTarget, Epoch: epoch,
-				Logger: cfg.Logger.With("stream", name),
+				Logger: cfg.Logger.With("stream", name), OnPart: a.metrics.ObservePart,
 			})
 		},
 	})
@@ -220,13 +223,15 @@ func (a *App) Handler() http.Handler {
 	// A distribution's security rules hold on both tiers (issue 5): the
 	// guard checks viewer tokens, IPs and referrers before WHEP and HLS.
 	mux.Handle("/whep/", a.store.Guard(api.WHEPStream, a.whep))
-	mux.Handle("/hls/", a.store.Guard(api.HLSStream, a.limits.limitBlocking(origin.NewHLS(origin.HLSConfig{Lookup: a.lookupMuxer, Logger: a.log}))))
+	// Counted outermost, so refusals (token, limits) are counted too.
+	mux.Handle("/hls/", a.metrics.HLS(a.store.Guard(api.HLSStream, a.limits.limitBlocking(origin.NewHLS(origin.HLSConfig{Lookup: a.lookupMuxer, Logger: a.log})))))
 	mux.Handle(api.Prefix, api.NewHandler(api.HandlerConfig{
 		Store: a.store, Streams: streamLister{a.registry}, AdminToken: a.cfg.AdminToken, Logger: a.log,
 	}))
 	mux.HandleFunc("GET /play/{id}/config", a.playerConfig)
 	mux.HandleFunc("/healthz", a.healthz)
 	mux.HandleFunc("/readyz", a.readyz)
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.Handle("/", player.Handler(player.Config{Streams: publicStreams{a}}))
 	return a.limits.limitPOSTs(mux)
 }

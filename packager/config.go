@@ -62,6 +62,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the muxer's warnings. Default: slog.Default().
 	Logger *slog.Logger
+	// OnPart, if set, is called once per published part, with the muxer's
+	// lock held: it must be quick and must not call back into the muxer
+	// (metrics observe the part build delay, Completed minus FirstArrival).
+	OnPart func(PartInfo)
 
 	// Window is how much media the playlist lists. Default 12 x
 	// TARGETDURATION; never below 3 x TARGETDURATION.

@@ -76,6 +76,9 @@ func (t *track) closePart(end time.Duration) error {
 		Rendition: t.name, MSN: p.msn, Index: p.index, Duration: p.duration,
 		Independent: p.independent, Size: len(body), Completed: p.completed, FirstArrival: p.arrival,
 	}
+	if on := t.m.cfg.OnPart; on != nil {
+		on(t.m.stats.LastPart)
+	}
 	return nil
 }
 

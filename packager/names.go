@@ -109,3 +109,22 @@ func parseIndex(s string) (int, bool) {
 	v, err := strconv.Atoi(s)
 	return v, err == nil
 }
+
+// MediaKind names what a media file name made by the muxer is: "init",
+// "segment" or "part"; "" for anything else. Origin's metrics classify
+// requests with it.
+func MediaKind(name string) string {
+	n, ok := parseMediaName(name)
+	if !ok {
+		return ""
+	}
+	switch n.kind {
+	case fileInit:
+		return "init"
+	case fileSegment:
+		return "segment"
+	case filePart:
+		return "part"
+	}
+	return ""
+}

@@ -94,6 +94,7 @@ func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.T
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	p.stream.countIn(kind, len(pkt.Payload))
 	switch {
 	case kind == packager.KindVideo && p.video != nil:
 		out := p.video.track.ingest(pkt, arrival, uint32(p.session))
@@ -125,7 +126,7 @@ func (p *Publisher) WriteSenderReport(kind packager.Kind, ntp time.Time, rtpTime
 func (p *Publisher) writeVideoUnit(pkt *rtp.Packet, arrival time.Time) {
 	done, lost := p.video.au.push(pkt)
 	if lost {
-		p.stream.droppedUnits.Add(1)
+		p.stream.lostUnits.Add(1)
 		p.stream.RequestKeyframe()
 	}
 	for _, au := range done {

@@ -496,8 +496,12 @@ func TestIngestLossRequestsKeyframe(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d keyframe requests after a loss, want 1", n)
 	}
-	if n := p.Stream().droppedUnits.Load(); n != 1 {
-		t.Fatalf("droppedUnits = %d, want 1", n)
+	c := p.Stream().Counters()
+	if c.IncompleteUnits != 1 || c.KeyframeRequests != 1 {
+		t.Fatalf("counters: %d incomplete units, %d keyframe requests upstream; want 1 and 1", c.IncompleteUnits, c.KeyframeRequests)
+	}
+	if got, want := c.In[packager.KindVideo].Packets, uint64(len(pkts)-1); got != want {
+		t.Fatalf("%d packets in, want %d", got, want)
 	}
 }
 

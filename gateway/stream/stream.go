@@ -42,6 +42,9 @@ type Stream struct {
 	keyReqPending atomic.Bool
 	droppedUnits  atomic.Uint64
 	bridge        bridgeTotals
+	in            [2]ingestCounters // by packager.Kind
+	lostUnits     atomic.Uint64
+	keyReqSent    atomic.Uint64
 
 	mu        sync.Mutex
 	tracks    map[packager.Kind]*Track
@@ -51,6 +54,8 @@ type Stream struct {
 	graceGen  uint64  // bumped whenever a grace timer starts or is cancelled
 	shape     [2]bool // has video, has audio: fixed by the first publication
 	lastReq   PublishRequest
+	// pastViewers adds up the viewers that left (CountingViewer).
+	pastViewers ViewerStats
 	// webrtcAudio: the current (or last) publication's audio reaches
 	// WebRTC viewers, as it came or through the audio bridge.
 	webrtcAudio bool
@@ -121,6 +126,10 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 			if i := slices.Index(cur, v); i >= 0 {
 				next := slices.Delete(slices.Clone(cur), i, i+1)
 				s.viewers.Store(&next)
+				// Under s.mu, as Counters reads: the totals never go back.
+				if cv, ok := v.(CountingViewer); ok {
+					s.pastViewers.add(cv.ViewerStats())
+				}
 			}
 		})
 	}, nil
@@ -181,6 +190,7 @@ func (s *Stream) RequestKeyframe() {
 	p := s.publisher
 	s.mu.Unlock()
 	if p != nil && p.req.RequestKeyframe != nil {
+		s.keyReqSent.Add(1)
 		p.req.RequestKeyframe()
 	}
 }

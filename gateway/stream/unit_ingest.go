@@ -86,6 +86,11 @@ func (p *Publisher) WriteUnit(u packager.Unit) error {
 	if p.closed.Load() {
 		return ErrClosed
 	}
+	n := len(u.Payload)
+	for _, nalu := range u.NALUs {
+		n += len(nalu)
+	}
+	p.stream.countIn(u.Kind, n)
 	var track *Track
 	var pk **unitPacketizer
 	rate := int64(videoClockRate)

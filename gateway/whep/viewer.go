@@ -18,6 +18,8 @@ import (
 // may NACK them) while every other viewer goes on untouched.
 const DefaultQueueLen = 512
 
+var _ stream.CountingViewer = (*viewer)(nil)
+
 type queued struct {
 	kind packager.Kind
 	p    *stream.Packet
@@ -36,8 +38,14 @@ type viewer struct {
 	tracks  [2]*outTrack // by packager.Kind
 	senders []*webrtc.RTPSender
 	queue   chan queued
-	drops   atomic.Uint64
-	sent    atomic.Uint64
+	// The viewer's own totals (stream.CountingViewer), written by its
+	// goroutines only: no cache line shared with other viewers.
+	drops       atomic.Uint64
+	sent        atomic.Uint64
+	sentBytes   atomic.Uint64
+	nacks       atomic.Uint64
+	retransmits atomic.Uint64
+	keyReqs     atomic.Uint64
 
 	subscribeOnce sync.Once
 	unsubscribe   atomic.Pointer[func()]
@@ -148,6 +156,15 @@ func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) {
 	}
 }
 
+// ViewerStats are the viewer's totals (stream.CountingViewer).
+func (v *viewer) ViewerStats() stream.ViewerStats {
+	return stream.ViewerStats{
+		Sent:    stream.Traffic{Packets: v.sent.Load(), Bytes: v.sentBytes.Load()},
+		Dropped: v.drops.Load(), NACKs: v.nacks.Load(), Retransmits: v.retransmits.Load(),
+		KeyframeRequests: v.keyReqs.Load(),
+	}
+}
+
 // StreamEnded closes the session: the stream is over for good.
 func (v *viewer) StreamEnded() { v.shutdown("stream ended") }
 
@@ -180,6 +197,7 @@ func (v *viewer) write() {
 				return
 			}
 			v.sent.Add(1)
+			v.sentBytes.Add(uint64(len(q.p.Payload)))
 		}
 	}
 }
@@ -198,6 +216,7 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				v.keyReqs.Add(1)
 				v.st.RequestKeyframe()
 			case *rtcp.TransportLayerNack:
 				if t == nil {
@@ -205,7 +224,9 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender) {
 				}
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {
+						v.nacks.Add(1)
 						if rp := t.src.Retransmission(seq); rp != nil {
+							v.retransmits.Add(1)
 							v.WritePacket(t.src.Kind(), rp)
 						}
 					}
