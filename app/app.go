@@ -302,6 +302,11 @@ func (a *App) UDPAddr() net.Addr { return a.engine.LocalAddr() }
 // Registry is the stream registry (tests and status use it).
 func (a *App) Registry() *stream.Registry { return a.registry }
 
+// WHEPSessions is the number of WHEP (viewer) sessions open: ones ended by
+// DELETE, by ICE failure (webrtc.disconnect_timeout) or by the stream's end
+// are gone from it.
+func (a *App) WHEPSessions() int { return a.whep.Sessions() }
+
 // Run serves until ctx is done, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)

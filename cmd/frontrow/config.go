@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/frontrow-live/frontrow/app"
+	"github.com/frontrow-live/frontrow/gateway/rtc"
 	"github.com/frontrow-live/frontrow/gateway/stream"
 )
 
@@ -55,6 +56,10 @@ const (
 	maxSegmentTarget = 10 * time.Second
 	// A publisher gone for longer than this is not reconnecting.
 	maxGracePeriod = 10 * time.Minute
+	// An ICE peer silent for under a second may only have lost a few
+	// packets; one kept for over ten minutes holds its resources for nothing.
+	minDisconnectTimeout = time.Second
+	maxDisconnectTimeout = 10 * time.Minute
 	// A shutdown shorter than a second cannot close sessions cleanly; one
 	// longer than ten minutes is a hang an orchestrator would kill anyway.
 	minShutdownTimeout = time.Second
@@ -134,6 +139,9 @@ type WebRTCConfig struct {
 	ICEServers []ICEServer `mapstructure:"ice_servers"`
 	// GracePeriod is how long a stream whose publisher left waits for it to reconnect.
 	GracePeriod time.Duration `mapstructure:"grace_period"`
+	// DisconnectTimeout is how long a session whose peer stopped answering ICE consent checks
+	// (vanished without DELETE) lives on before it is closed and its resources freed.
+	DisconnectTimeout time.Duration `mapstructure:"disconnect_timeout"`
 }
 
 // ICEServer is one STUN or TURN server, shaped like WebRTC's RTCIceServer.
@@ -197,7 +205,7 @@ func defaultConfig() Config {
 	return Config{
 		HTTP:   HTTPConfig{Addr: ":8080"},
 		RTMP:   RTMPConfig{Addr: ":1935"},
-		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second},
+		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second, DisconnectTimeout: rtc.DefaultDisconnectTimeout},
 		HLS:    HLSConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: time.Second},
 		Auth:   AuthConfig{Streams: map[string]StreamAuth{}},
 		Limits: LimitsConfig{
@@ -226,6 +234,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.String(flagName("webrtc.udp_addr"), d.WebRTC.UDPAddr, "UDP `address` shared by all ICE sessions")
 	fs.StringSlice(flagName("webrtc.hosts"), d.WebRTC.Hosts, "`hosts` (IPs or names, comma-separated) advertised as ICE host candidates (default: the machine's interfaces)")
 	fs.Duration(flagName("webrtc.grace_period"), d.WebRTC.GracePeriod, "how long a stream waits for its publisher to reconnect")
+	fs.Duration(flagName("webrtc.disconnect_timeout"), d.WebRTC.DisconnectTimeout, fmt.Sprintf("how long a WebRTC session whose peer vanished lives on before it is closed (%v to %v)", minDisconnectTimeout, maxDisconnectTimeout))
 	fs.Duration(flagName("hls.part_target"), d.HLS.PartTarget, fmt.Sprintf("LL-HLS part target duration (%v to %v)", minPartTarget, maxPartTarget))
 	fs.Duration(flagName("hls.segment_target"), d.HLS.SegmentTarget, fmt.Sprintf("LL-HLS segment target duration (part target to %v)", maxSegmentTarget))
 	fs.Int64(flagName("limits.max_body_bytes"), d.Limits.MaxBodyBytes, fmt.Sprintf("largest WHIP/WHEP offer or trickle fragment, bytes (%d to %d)", minMaxBody, maxMaxBody))
@@ -663,6 +672,7 @@ func (c *Config) validate() error {
 		{"webrtc.hosts", checkHosts(c.WebRTC.Hosts)},
 		{"webrtc.ice_servers", checkICEServers(c.WebRTC.ICEServers)},
 		{"webrtc.grace_period", checkRange(c.WebRTC.GracePeriod, 0, maxGracePeriod)},
+		{"webrtc.disconnect_timeout", checkRange(c.WebRTC.DisconnectTimeout, minDisconnectTimeout, maxDisconnectTimeout)},
 		{"hls.part_target", checkRange(c.HLS.PartTarget, minPartTarget, maxPartTarget)},
 		{"hls.segment_target", checkSegmentTarget(c.HLS.SegmentTarget, c.HLS.PartTarget)},
 		{"auth.viewer_token_key", checkTokenKey(c.Auth.ViewerTokenKey)},

@@ -46,6 +46,7 @@ webrtc:
       username: u
       credential: c
   grace_period: 30s
+  disconnect_timeout: 4s
 hls:
   part_target: 100ms
   segment_target: 2s
@@ -75,7 +76,8 @@ func TestLoadConfigLayers(t *testing.T) {
 					{URLs: []string{"stun:stun.example.com:3478"}},
 					{URLs: []string{"turns:turn.example.com:5349"}, Username: "u", Credential: "c"},
 				},
-				GracePeriod: 30 * time.Second,
+				GracePeriod:       30 * time.Second,
+				DisconnectTimeout: 4 * time.Second,
 			},
 			HLS:  HLSConfig{PartTarget: 100 * time.Millisecond, SegmentTarget: 2 * time.Second},
 			Auth: AuthConfig{PublishToken: "file-token", Streams: map[string]StreamAuth{}},
@@ -138,9 +140,10 @@ func TestLoadConfigLayers(t *testing.T) {
 		},
 		{
 			name: "flag without file or env",
-			args: []string{"--hls-part-target=300ms", "--hls-segment-target=3s", "--webrtc-grace-period=0s", "--rtmp-addr=:0"},
+			args: []string{"--hls-part-target=300ms", "--hls-segment-target=3s", "--webrtc-grace-period=0s", "--webrtc-disconnect-timeout=2s", "--rtmp-addr=:0"},
 			want: func() Config {
 				c := defaultConfig()
+				c.WebRTC.DisconnectTimeout = 2 * time.Second
 				c.HLS = HLSConfig{PartTarget: 300 * time.Millisecond, SegmentTarget: 3 * time.Second}
 				c.WebRTC.GracePeriod = 0
 				c.RTMP.Addr = ":0"
@@ -209,6 +212,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "part too short", env: []string{"FRONTROW_HLS_PART_TARGET=10ms"}, want: `config: hls.part_target: 10ms is out of range [50ms, 1s]`},
 		{name: "part too long", args: []string{"--hls-part-target=2s", "--hls-segment-target=4s"}, want: `config: hls.part_target: 2s is out of range [50ms, 1s]`},
 		{name: "segment too long", yaml: "hls:\n  segment_target: 1m\n", want: `config: hls.segment_target: 1m0s is out of range [200ms, 10s]`},
+		{name: "disconnect timeout too short", yaml: "webrtc:\n  disconnect_timeout: 500ms\n", want: `config: webrtc.disconnect_timeout: 500ms is out of range [1s, 10m0s]`},
+		{name: "disconnect timeout too long", env: []string{"FRONTROW_WEBRTC_DISCONNECT_TIMEOUT=1h"}, want: `config: webrtc.disconnect_timeout: 1h0m0s is out of range [1s, 10m0s]`},
 		{name: "negative grace", yaml: "webrtc:\n  grace_period: -1s\n", want: `config: webrtc.grace_period: -1s is out of range [0s, 10m0s]`},
 		{name: "address without port", yaml: "http:\n  addr: 8080\n", want: `config: http.addr: "8080" is not host:port (missing port in address)`},
 		{name: "address with bad port", env: []string{"FRONTROW_RTMP_ADDR=:99999"}, want: `config: rtmp.addr: ":99999": port "99999" is not a number from 0 to 65535`},
@@ -290,7 +295,7 @@ func TestKeyNames(t *testing.T) {
 	}
 	for _, k := range []string{
 		"http.addr", "rtmp.addr",
-		"webrtc.udp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period",
+		"webrtc.udp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period", "webrtc.disconnect_timeout",
 		"hls.part_target", "hls.segment_target", "auth.publish_token", "auth.admin_token",
 		"auth.viewer_token_key", "data.dir", "demo.enabled",
 		"log.level", "log.format",

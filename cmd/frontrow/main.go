@@ -79,7 +79,7 @@ func appConfig(cfg Config, log *slog.Logger) app.Config {
 		TLSKey:          cfg.HTTP.TLSKey,
 		RTMPAddr:        cfg.RTMP.Addr,
 		RTMPSAddr:       cfg.RTMPS.Addr,
-		WebRTC:          rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts},
+		WebRTC:          rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts, DisconnectTimeout: cfg.WebRTC.DisconnectTimeout},
 		ICEServers:      ice,
 		PartTarget:      cfg.HLS.PartTarget,
 		SegmentTarget:   cfg.HLS.SegmentTarget,

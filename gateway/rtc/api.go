@@ -15,13 +15,24 @@ import (
 )
 
 // ICE timing for every session: a peer that stops answering consent checks
-// (RFC 7675) is disconnected after iceDisconnected and torn down after
-// iceFailed, so a vanished viewer or publisher costs nothing for long.
+// (RFC 7675) is disconnected after half of Config.DisconnectTimeout and torn
+// down (ICE failed) after all of it, so a vanished viewer or publisher costs
+// nothing for long.
 const (
-	iceDisconnected = 5 * time.Second
-	iceFailed       = 10 * time.Second
-	iceKeepalive    = 2 * time.Second
+	// DefaultDisconnectTimeout is Config.DisconnectTimeout when zero.
+	DefaultDisconnectTimeout = 10 * time.Second
+	iceKeepalive             = 2 * time.Second
 )
+
+// iceTimeouts are the pion ICE timeouts for a disconnect timeout: failed at
+// d, disconnected at d/2, and keepalives (consent checks) often enough that a
+// live peer is never taken for gone.
+func iceTimeouts(d time.Duration) (disconnected, failed, keepalive time.Duration) {
+	if d <= 0 {
+		d = DefaultDisconnectTimeout
+	}
+	return d / 2, d, min(iceKeepalive, d/4)
+}
 
 // Config says where the WebRTC tier listens and what it advertises.
 type Config struct {
@@ -29,8 +40,12 @@ type Config struct {
 	UDPAddr string
 	// Hosts are the IPs or names advertised as host candidates; empty means
 	// the machine's interfaces.
-	Hosts  []string
-	Logger *slog.Logger
+	Hosts []string
+	// DisconnectTimeout is how long a session whose peer stopped answering
+	// ICE consent checks lives on before it is closed (ICE failed); it is
+	// counted disconnected after half of it. DefaultDisconnectTimeout if zero.
+	DisconnectTimeout time.Duration
+	Logger            *slog.Logger
 }
 
 // Engine is the WebRTC tier's shared machinery: one UDP socket and the two
@@ -61,6 +76,7 @@ func New(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
+	disconnected, failed, keepalive := iceTimeouts(cfg.DisconnectTimeout)
 	loopback := isLoopbackAddr(conn.LocalAddr())
 	for _, h := range hosts {
 		loopback = loopback || net.ParseIP(h).IsLoopback()
@@ -70,7 +86,7 @@ func New(cfg Config) (*Engine, error) {
 		s.SetICEUDPMux(e.mux)
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		s.SetIncludeLoopbackCandidate(loopback)
-		s.SetICETimeouts(iceDisconnected, iceFailed, iceKeepalive)
+		s.SetICETimeouts(disconnected, failed, keepalive)
 		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 		// Answer actpass offers as the DTLS server (a=setup:passive), as
 		// WHIP and WHEP clients expect (RFC 9725 section 4.2).
