@@ -10,6 +10,8 @@
 //	                   reads /play/{id}/config (served by the gateway) with the page's ?token=
 //	/watch/{stream}    one stream without a distribution: WebRTC first, then LL-HLS
 //	/compare?stream=   WebRTC and LL-HLS side by side (/?stream= redirects here)
+//	/publish/{stream}  go live from the browser (camera or screen) over WHIP
+//	                   with the publish token
 //
 // The files the pages load (play.js, player.css, vendor/hls.min.js, ...) are
 // served by name from the root.
@@ -44,6 +46,7 @@ const (
 	pageList    = "index.html"
 	pagePlay    = "play.html"
 	pageCompare = "compare.html"
+	pagePublish = "publish.html"
 )
 
 // contentSecurityPolicy keeps every page to the gateway's own scripts and
@@ -118,6 +121,7 @@ func newHandler(fsys fs.FS, cfg Config) http.Handler {
 	h.mux.HandleFunc("GET /play/{id}", h.page(pagePlay))
 	h.mux.HandleFunc("GET /watch/{stream}", h.page(pagePlay))
 	h.mux.HandleFunc("GET /compare", h.page(pageCompare))
+	h.mux.HandleFunc("GET /publish/{stream}", h.page(pagePublish))
 	h.mux.HandleFunc("GET /", h.file)
 	return h
 }

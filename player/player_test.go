@@ -30,6 +30,7 @@ func testFS() fstest.MapFS {
 		"index.html":        {Data: []byte("<!doctype html><title>list</title>")},
 		"play.html":         {Data: []byte("<!doctype html><title>play</title>")},
 		"compare.html":      {Data: []byte("<!doctype html><title>compare</title>")},
+		"publish.html":      {Data: []byte("<!doctype html><title>publish</title>")},
 		"play.js":           {Data: []byte("'use strict';")},
 		"player.css":        {Data: []byte("body{}")},
 		"vendor/hls.min.js": {Data: []byte("var Hls;")},
@@ -50,6 +51,10 @@ func TestHandler(t *testing.T) {
 		{"player with a token", "GET", "/play/d_abc123?token=x.y", http.StatusOK, "text/html", "<title>play"},
 		{"player for a bare stream", "GET", "/watch/demo", http.StatusOK, "text/html", "<title>play"},
 		{"side by side", "GET", "/compare?stream=cam1", http.StatusOK, "text/html", "<title>compare"},
+		{"publish page", "GET", "/publish/cam1", http.StatusOK, "text/html", "<title>publish"},
+		{"publish needs a stream", "GET", "/publish/", http.StatusNotFound, "", ""},
+		{"nothing below a published stream", "GET", "/publish/cam1/x", http.StatusNotFound, "", ""},
+		{"read only publish page", "POST", "/publish/cam1", http.StatusMethodNotAllowed, "", ""},
 		{"script", "GET", "/play.js", http.StatusOK, "javascript", ""},
 		{"style", "GET", "/player.css", http.StatusOK, "text/css", ""},
 		{"hls.js when present", "GET", "/vendor/hls.min.js", http.StatusOK, "javascript", ""},
@@ -91,7 +96,7 @@ func TestOldCompareAddressRedirects(t *testing.T) {
 
 func TestPagesCarryPolicies(t *testing.T) {
 	h := newHandler(testFS(), Config{})
-	for _, target := range []string{"/", "/play/d_1", "/compare"} {
+	for _, target := range []string{"/", "/play/d_1", "/compare", "/publish/cam1"} {
 		rec := get(t, h, "GET", target, nil)
 		csp := rec.Header().Get("Content-Security-Policy")
 		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors *") {
@@ -143,6 +148,7 @@ func TestEmbeddedPages(t *testing.T) {
 		"/play/d_x":        {"/play.js", "/player.css", "/vendor/hls.min.js"},
 		"/watch/demo":      {"/play.js"},
 		"/compare?stream=": {"/compare.js", "/player.css", "/vendor/hls.min.js"},
+		"/publish/cam1":    {"/publish.js", "/player.css"},
 	}
 	for target, refs := range pages {
 		rec := get(t, h, "GET", target, nil)

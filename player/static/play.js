@@ -26,6 +26,21 @@
   const WEBRTC_STALL_MS = 2000; // no new frame for this long: the WebRTC connection is broken
   const HLS_START_TIMEOUT_MS = 8000; // LL-HLS: manifest to first frame
   const HLS_STALL_MS = 4000;
+  // LL-HLS catch-up: play up to this much faster than real time while
+  // behind the target latency. hls.js's own catch-up only acts with more
+  // than a second buffered, which a sub-second target never has, so the
+  // player runs its own (CATCH_UP_* below) and keeps hls.js's off.
+  const CATCH_UP_MAX_RATE = 1.5;
+  const CATCH_UP_EVERY_MS = 100;
+  const CATCH_UP_SLACK_S = 0.02; // behind by less than this: real time
+  const CATCH_UP_MIN_AHEAD_S = 0.2; // never speed up with less than this buffered
+  // Aim this much below the configured target: catch-up stops up to
+  // CATCH_UP_SLACK_S above the aim, so the viewer stays under the target.
+  // Aiming lower stalls: at 0.5 s (about 0.3 s buffered, 200 ms parts)
+  // hls.js 1.7 runs dry at segment boundaries on loopback. Never below
+  // TARGET_FLOOR_S (two 200 ms parts, the protocol's floor).
+  const TARGET_MARGIN_S = 0.05;
+  const TARGET_FLOOR_S = 0.4;
   const RECONNECT = { baseMs: 500, maxMs: 4000, tries: 3 }; // the same source, after it broke
   const OFFLINE = { baseMs: 1000, maxMs: 8000 }; // every source failed, no Retry-After: start over
   const PROBE = { baseMs: 2000, maxMs: 30000 }; // the preferred source, while another plays
@@ -466,9 +481,15 @@
         timeoutRetry: { maxNumRetry: n, retryDelayMs: 0, maxRetryDelayMs: 0 },
         errorRetry: { maxNumRetry: n, retryDelayMs: 500, maxRetryDelayMs: 2000 },
       });
+      // The distribution's target latency (GET /play/{id}/config) is a
+      // ceiling: hls.js aims TARGET_MARGIN_S below it. Without one, hls.js
+      // aims at the playlist's PART-HOLD-BACK.
+      const target = this.cfg.targetLatencyMs > 0
+        ? { liveSyncDuration: Math.max(TARGET_FLOOR_S, this.cfg.targetLatencyMs / 1000 - TARGET_MARGIN_S) } : {};
       const hls = new Hls({
         lowLatencyMode: true,
-        maxLiveSyncPlaybackRate: 1.5,
+        ...target,
+        maxLiveSyncPlaybackRate: 1, // the player's catchUp instead, see CATCH_UP_MAX_RATE
         liveSyncOnStallIncrease: 0.5,
         backBufferLength: 8,
         manifestLoadPolicy: { default: retries(2) },
@@ -499,7 +520,26 @@
       hls.on(Hls.Events.MANIFEST_PARSED, () => this.player.play(this.video));
       hls.loadSource(url);
       hls.attachMedia(this.video);
+      this.catchUpTimer = setInterval(() => this.catchUp(), CATCH_UP_EVERY_MS);
       return Promise.resolve();
+    }
+
+    // catchUp plays faster than real time, up to CATCH_UP_MAX_RATE, while
+    // the latency is above hls.js's target (the configured one plus what
+    // hls.js adds after stalls), as long as enough is buffered; otherwise
+    // real time. The rate grows with the distance, so it settles without
+    // overshooting.
+    catchUp() {
+      const hls = this.hls;
+      const v = this.video;
+      if (!hls || v.paused || !Number.isFinite(hls.latency) || !Number.isFinite(hls.targetLatency)) return;
+      const behind = hls.latency - hls.targetLatency;
+      const ahead = v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : 0;
+      let rate = 1;
+      if (behind > CATCH_UP_SLACK_S && ahead > CATCH_UP_MIN_AHEAD_S) {
+        rate = Math.min(CATCH_UP_MAX_RATE, Math.round((1 + 2 * behind) * 20) / 20);
+      }
+      if (v.playbackRate !== rate) v.playbackRate = rate;
     }
 
     pause() {
@@ -508,6 +548,7 @@
 
     stop() {
       super.stop();
+      clearInterval(this.catchUpTimer);
       if (this.hls) this.hls.destroy();
       this.hls = null;
     }
@@ -996,7 +1037,15 @@
     if (cfg.name) document.title = `${cfg.name} · frontrow`;
     cfg.sources = (cfg.sources || []).filter((s) => LABELS[s.type]);
     const player = new Player(cfg);
-    window.frontrowPlayer = { state: () => player.snapshot() };
+    // hls is the hls.js instance on screen or connecting (null without
+    // one), for tests that read its latency figures directly.
+    window.frontrowPlayer = {
+      state: () => player.snapshot(),
+      hls: () => {
+        for (const t of [player.tier, ...player.inflight]) if (t && t.hls) return t.hls;
+        return null;
+      },
+    };
     wire(player);
     if (cfg.sources.length === 0) {
       player.setState('refused', 'This distribution has no source to play.');

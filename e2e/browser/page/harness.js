@@ -382,6 +382,71 @@
       return n;
     },
 
+    // fill types value into an input as a user would (input and change
+    // events fire).
+    async fill({ selector, value }) {
+      const el = document.querySelector(selector);
+      if (!el) throw new Error(`no element ${selector}`);
+      el.focus();
+      el.value = value;
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+      return true;
+    },
+
+    // publisherWaits resolves with the publish page's state
+    // (window.frontrowPublisher.state(), player/static/publish.js) once
+    // every field of want matches it (messageIncludes as a substring).
+    async publisherWaits({ want, timeoutMs = 10000 }) {
+      const state = () => (window.frontrowPublisher ? window.frontrowPublisher.state() : null);
+      const matches = (s) => s && Object.entries(want).every(([k, v]) => (
+        k === 'messageIncludes' ? s.message.includes(v) : s[k] === v));
+      return until(`publish page state ${JSON.stringify(want)}`, timeoutMs, () => (matches(state()) ? state() : null), state);
+    },
+
+    // hlsLatency samples, every sampleMs for durationMs, the LL-HLS
+    // latency of the bundled player's hls.js two ways: hls.latency (live
+    // edge minus playhead) and Date.now() - hls.playingDate (the
+    // PROGRAM-DATE-TIME of the frame on screen, stamped from the gateway's
+    // ingest clock). Meanwhile it counts the video's waiting events and the
+    // longest gap between presented frames (requestVideoFrameCallback).
+    // The video element must stay the same for the whole run.
+    async hlsLatency({ durationMs, sampleMs = 250 }) {
+      const hls = window.frontrowPlayer && window.frontrowPlayer.hls && window.frontrowPlayer.hls();
+      const video = document.querySelector('#stage video.active');
+      if (!hls || !video) throw new Error('the player is not playing LL-HLS');
+      const out = { hlsLatencyMs: [], pdtLatencyMs: [], waiting: 0, frames: 0, maxFrameGapMs: 0,
+        targetLatencyMs: 0, playbackRates: [], stalls: [], swapped: false };
+      const onWaiting = () => { out.waiting++; out.stalls.push({ t: performance.now(), currentTime: video.currentTime }); };
+      video.addEventListener('waiting', onWaiting);
+      let last = 0;
+      let running = true;
+      const onFrame = (now) => {
+        if (!running) return;
+        if (last) out.maxFrameGapMs = Math.max(out.maxFrameGapMs, now - last);
+        last = now;
+        out.frames++;
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+      const end = performance.now() + durationMs;
+      try {
+        while (performance.now() < end) {
+          await new Promise((r) => setTimeout(r, sampleMs));
+          if (document.querySelector('#stage video.active') !== video) out.swapped = true;
+          if (Number.isFinite(hls.latency)) out.hlsLatencyMs.push(hls.latency * 1000);
+          if (hls.playingDate) out.pdtLatencyMs.push(Date.now() - hls.playingDate.getTime());
+          out.playbackRates.push(video.playbackRate);
+        }
+      } finally {
+        running = false;
+        video.removeEventListener('waiting', onWaiting);
+      }
+      if (last) out.maxFrameGapMs = Math.max(out.maxFrameGapMs, performance.now() - last);
+      out.targetLatencyMs = Number.isFinite(hls.targetLatency) ? hls.targetLatency * 1000 : 0;
+      return out;
+    },
+
     // click clicks an element as a viewer would (it must exist).
     async click({ selector }) {
       const el = document.querySelector(selector);
