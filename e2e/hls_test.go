@@ -54,9 +54,13 @@ func readHLS(t testing.TB, url string) *hlsReader {
 				r.mu.Lock()
 				r.aac = &codec.Config
 				r.mu.Unlock()
+				frame := int64(1024)
+				if codec.Config.FrameLengthFlag {
+					frame = 960
+				}
 				c.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) {
 					for i, au := range aus {
-						p := pts + int64(i)*1024
+						p := pts + int64(i)*frame
 						r.add(&r.audio, hlsUnit{pts: p, dts: p, data: [][]byte{au}})
 					}
 				})

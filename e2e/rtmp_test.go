@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
-	"github.com/bluenviron/gohlslib/v2"
-	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
 	"github.com/pion/webrtc/v4"
 
@@ -251,49 +249,6 @@ func checkLoopTimes(t testing.TB, what string, got []hlsUnit, gotRate int, file 
 	t.Logf("%s: %d units from file sample %d, presentation times within %v of the file's", what, len(got), start%len(file), worst)
 }
 
-// readHLSWithAAC is readHLS for H264 + AAC: gohlslib's client collects video
-// access units and AAC frames (one hlsUnit per frame).
-func readHLSWithAAC(t testing.TB, url string) *hlsReader {
-	t.Helper()
-	r := &hlsReader{changed: make(chan struct{})}
-	quiet := func(string) {}
-	c := &gohlslib.Client{
-		URI:                       url,
-		OnDownloadPrimaryPlaylist: quiet, OnDownloadStreamPlaylist: quiet, OnDownloadSegment: quiet, OnDownloadPart: quiet,
-		OnDecodeError: func(err error) { t.Errorf("HLS client decode error: %v", err) },
-	}
-	c.OnTracks = func(tracks []*gohlslib.Track) error {
-		for _, tr := range tracks {
-			switch codec := tr.Codec.(type) {
-			case *codecs.H264:
-				r.videoRate = tr.ClockRate
-				c.OnDataH26x(tr, func(pts, dts int64, au [][]byte) { r.add(&r.video, hlsUnit{pts: pts, dts: dts, data: au}) })
-			case *codecs.MPEG4Audio:
-				r.audioRate = tr.ClockRate
-				frame := int64(1024)
-				if codec.Config.FrameLengthFlag {
-					frame = 960
-				}
-				c.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) {
-					for i, au := range aus {
-						p := pts + int64(i)*frame
-						r.add(&r.audio, hlsUnit{pts: p, dts: p, data: [][]byte{au}})
-					}
-				})
-			default:
-				return fmt.Errorf("unexpected codec %T", tr.Codec)
-			}
-		}
-		return nil
-	}
-	if err := c.Start(); err != nil {
-		t.Fatalf("start HLS client: %v", err)
-	}
-	r.client = c
-	t.Cleanup(c.Close)
-	return r
-}
-
 // TestRTMPToWHEPAndLLHLS: the real ffmpeg publishes the H264+AAC file over
 // RTMP; a pion WHEP viewer receives the file's video access units and the
 // audio as Opus (the audio bridge; audio_quality_test.go checks how it
@@ -312,7 +267,7 @@ func TestRTMPToWHEPAndLLHLS(t *testing.T) {
 	if err := viewer.play(ctx, g.base, "live"); err != nil {
 		t.Fatalf("play: %v", err)
 	}
-	hls := readHLSWithAAC(t, g.base+"/hls/live/index.m3u8")
+	hls := readHLS(t, g.base+"/hls/live/index.m3u8")
 
 	const wantVideo, wantAudio = 100, 160 // over three seconds of each: across a loop of the file
 	if err := viewer.got.waitFor(ctx, "video units and Opus packets", func(v [][][]byte, a [][]byte) bool {
@@ -368,7 +323,7 @@ func TestRTMPBFrames(t *testing.T) {
 	if err := viewer.play(ctx, g.base, "live"); err != nil {
 		t.Fatalf("play: %v", err)
 	}
-	hls := readHLSWithAAC(t, g.base+"/hls/live/index.m3u8")
+	hls := readHLS(t, g.base+"/hls/live/index.m3u8")
 	hv, _, err := hls.waitUnits(ctx, 60, 0)
 	if err != nil {
 		t.Fatal(err)
