@@ -301,8 +301,15 @@ type browserPage struct {
 // the test ends; the tab's console is logged if the test failed.
 func (b *browser) open(t testing.TB, ctx context.Context, url string) *browserPage {
 	t.Helper()
+	return b.openWith(t, ctx, url, map[string]any{"op": "open", "url": url})
+}
+
+// openWith sends an open command (with options such as a viewport) and
+// arranges the tab's closing and console dump.
+func (b *browser) openWith(t testing.TB, ctx context.Context, url string, cmd map[string]any) *browserPage {
+	t.Helper()
 	var r struct{ Page int }
-	if err := b.do(ctx, map[string]any{"op": "open", "url": url}, &r); err != nil {
+	if err := b.do(ctx, cmd, &r); err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
 	p := &browserPage{b: b, id: r.Page}

@@ -85,25 +85,7 @@ func waitPlayer(t *testing.T, ctx context.Context, p *browserPage, want map[stri
 // openSized is browser.open with the tab's viewport set (CSS pixels).
 func openSized(t *testing.T, ctx context.Context, b *browser, url string, width, height int) *browserPage {
 	t.Helper()
-	var r struct{ Page int }
-	if err := b.do(ctx, map[string]any{"op": "open", "url": url, "viewport": map[string]int{"width": width, "height": height}}, &r); err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	p := &browserPage{b: b, id: r.Page}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := b.do(ctx, map[string]any{"op": "close", "page": p.id}, nil); err != nil {
-			t.Logf("close page %s: %v", url, err)
-		}
-		if t.Failed() {
-			b.mu.Lock()
-			logs := b.logs[p.id]
-			b.mu.Unlock()
-			t.Logf("console of %s:\n\t%s", url, strings.Join(logs, "\n\t"))
-		}
-	})
-	return p
+	return b.openWith(t, ctx, url, map[string]any{"op": "open", "url": url, "viewport": map[string]int{"width": width, "height": height}})
 }
 
 // screenshot saves the tab as a PNG in $FRONTROW_SCREENSHOTS (to look at),

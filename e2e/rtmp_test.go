@@ -249,6 +249,22 @@ func checkLoopTimes(t testing.TB, what string, got []hlsUnit, gotRate int, file 
 	t.Logf("%s: %d units from file sample %d, presentation times within %v of the file's", what, len(got), start%len(file), worst)
 }
 
+// watchRTMP has ffmpeg publish file as stream "live" over RTMP and attaches
+// a pion WHEP viewer and gohlslib's HLS reader to it.
+func watchRTMP(t *testing.T, ctx context.Context, file string) (*gateway, *whepClient, *hlsReader) {
+	t.Helper()
+	g := startGateway(t, withRTMP())
+	publishFile(t, ctx, g, file, "live", testToken)
+	if err := waitLive(ctx, g, "live", true); err != nil {
+		t.Fatal(err)
+	}
+	viewer := newWHEPClient(t, clientAPI(t))
+	if err := viewer.play(ctx, g.base, "live"); err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	return g, viewer, readHLS(t, g.base+"/hls/live/index.m3u8")
+}
+
 // TestRTMPToWHEPAndLLHLS: the real ffmpeg publishes the H264+AAC file over
 // RTMP; a pion WHEP viewer receives the file's video access units and the
 // audio as Opus (the audio bridge; audio_quality_test.go checks how it
@@ -258,16 +274,7 @@ func TestRTMPToWHEPAndLLHLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	file := readFileMedia(t, rtmpBaselineFile)
-	g := startGateway(t, withRTMP())
-	publishFile(t, ctx, g, rtmpBaselineFile, "live", testToken)
-	if err := waitLive(ctx, g, "live", true); err != nil {
-		t.Fatal(err)
-	}
-	viewer := newWHEPClient(t, clientAPI(t))
-	if err := viewer.play(ctx, g.base, "live"); err != nil {
-		t.Fatalf("play: %v", err)
-	}
-	hls := readHLS(t, g.base+"/hls/live/index.m3u8")
+	g, viewer, hls := watchRTMP(t, ctx, rtmpBaselineFile)
 
 	const wantVideo, wantAudio = 100, 160 // over three seconds of each: across a loop of the file
 	if err := viewer.got.waitFor(ctx, "video units and Opus packets", func(v [][][]byte, a [][]byte) bool {
@@ -314,16 +321,7 @@ func TestRTMPBFrames(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	file := readFileMedia(t, rtmpBFramesFile)
-	g := startGateway(t, withRTMP())
-	publishFile(t, ctx, g, rtmpBFramesFile, "live", testToken)
-	if err := waitLive(ctx, g, "live", true); err != nil {
-		t.Fatal(err)
-	}
-	viewer := newWHEPClient(t, clientAPI(t))
-	if err := viewer.play(ctx, g.base, "live"); err != nil {
-		t.Fatalf("play: %v", err)
-	}
-	hls := readHLS(t, g.base+"/hls/live/index.m3u8")
+	g, viewer, hls := watchRTMP(t, ctx, rtmpBFramesFile)
 	hv, _, err := hls.waitUnits(ctx, 60, 0)
 	if err != nil {
 		t.Fatal(err)
