@@ -45,7 +45,8 @@ func streamMetrics(s *stream.Stream) metrics.Stream {
 		},
 		NACKs: c.Viewers.NACKs, Retransmits: c.Viewers.Retransmits,
 		ViewerKeyframeRequests: c.Viewers.KeyframeRequests, KeyframeRequests: c.KeyframeRequests,
-		Transcoder: metrics.Transcoder{State: metrics.TranscoderNone, From: br.From, To: br.To, In: br.In, Out: br.Out},
+		Transcoder:   metrics.Transcoder{State: metrics.TranscoderNone, From: br.From, To: br.To, In: br.In, Out: br.Out},
+		ForwardDelay: forwardDelay(c.Viewers.ForwardDelay),
 	}
 	switch {
 	case br.From != "":
@@ -59,4 +60,14 @@ func streamMetrics(s *stream.Stream) metrics.Stream {
 		m.HLSWaiting, m.Parts, m.Segments = ps.Waiting, ps.Parts, ps.Segments
 	}
 	return m
+}
+
+// forwardDelay converts the stream's delay histogram to the exporter's.
+func forwardDelay(h stream.DelayHistogram) metrics.Histogram {
+	bounds := stream.DelayBounds()
+	out := metrics.Histogram{Bounds: make([]float64, len(bounds)), Counts: h.Counts[:], Sum: h.Sum.Seconds()}
+	for i, b := range bounds {
+		out.Bounds[i] = b.Seconds()
+	}
+	return out
 }

@@ -121,6 +121,8 @@ func TestMetrics(t *testing.T) {
 		`frontrow_ingest_bytes_total{kind="video",stream="live"}`,
 		`frontrow_egress_packets_total{stream="live",tier="webrtc"}`,
 		`frontrow_egress_bytes_total{stream="live",tier="webrtc"}`,
+		`frontrow_webrtc_forward_delay_seconds_count{stream="live"}`,
+		`frontrow_webrtc_forward_delay_seconds_bucket{stream="live",le="+Inf"}`,
 		`frontrow_keyframe_requests_sent_total{stream="live"}`,
 		`frontrow_hls_parts_total{stream="live"}`,
 		`frontrow_hls_segments_total{stream="live"}`,
@@ -156,6 +158,12 @@ func TestMetrics(t *testing.T) {
 		if _, ok := m[series]; !ok {
 			t.Errorf("%s missing", series)
 		}
+	}
+	if n, out := m[`frontrow_webrtc_forward_delay_seconds_count{stream="live"}`], m[`frontrow_egress_packets_total{stream="live",tier="webrtc"}`]; n > out {
+		t.Errorf("forward delay observed %v packets, more than the %v sent", n, out)
+	}
+	if sum, n := m[`frontrow_webrtc_forward_delay_seconds_sum{stream="live"}`], m[`frontrow_webrtc_forward_delay_seconds_count{stream="live"}`]; n > 0 && (sum <= 0 || sum/n > 1) {
+		t.Errorf("mean forward delay %v s over %v packets: not a delay on loopback", sum/n, n)
 	}
 	if sent, got := m[`frontrow_ingest_packets_total{kind="video",stream="live"}`], m[`frontrow_egress_packets_total{stream="live",tier="webrtc"}`]; got > 2*sent {
 		t.Errorf("%v packets out to one viewer for %v video packets in", got, sent)

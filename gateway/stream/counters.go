@@ -27,6 +27,10 @@ type ViewerStats struct {
 	NACKs, Retransmits uint64
 	// KeyframeRequests counts PLIs and FIRs received from viewers.
 	KeyframeRequests uint64
+	// ForwardDelay is the time from a packet's arrival at the gateway to
+	// its viewer's connection taking it (encrypted and sent), for every
+	// first transmission.
+	ForwardDelay DelayHistogram
 }
 
 func (s *ViewerStats) add(o ViewerStats) {
@@ -36,6 +40,7 @@ func (s *ViewerStats) add(o ViewerStats) {
 	s.NACKs += o.NACKs
 	s.Retransmits += o.Retransmits
 	s.KeyframeRequests += o.KeyframeRequests
+	s.ForwardDelay.add(o.ForwardDelay)
 }
 
 // CountingViewer is a Viewer that keeps its own totals; the stream adds

@@ -23,6 +23,9 @@ var _ stream.CountingViewer = (*viewer)(nil)
 type queued struct {
 	kind packager.Kind
 	p    *stream.Packet
+	// resend marks a retransmission: its arrival time is long past, so it
+	// stays out of the forwarding delay.
+	resend bool
 }
 
 // viewer is one WHEP session: a peer connection fed from the stream through
@@ -46,6 +49,7 @@ type viewer struct {
 	nacks       atomic.Uint64
 	retransmits atomic.Uint64
 	keyReqs     atomic.Uint64
+	delay       stream.DelayRecorder
 
 	subscribeOnce sync.Once
 	unsubscribe   atomic.Pointer[func()]
@@ -148,9 +152,11 @@ func (v *viewer) shutdown(reason string) {
 
 // WritePacket queues a packet without ever blocking the stream: when this
 // viewer's queue is full the packet is dropped for this viewer only.
-func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) {
+func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) { v.enqueue(queued{kind: kind, p: p}) }
+
+func (v *viewer) enqueue(q queued) {
 	select {
-	case v.queue <- queued{kind: kind, p: p}:
+	case v.queue <- q:
 	default:
 		v.drops.Add(1)
 	}
@@ -161,7 +167,7 @@ func (v *viewer) ViewerStats() stream.ViewerStats {
 	return stream.ViewerStats{
 		Sent:    stream.Traffic{Packets: v.sent.Load(), Bytes: v.sentBytes.Load()},
 		Dropped: v.drops.Load(), NACKs: v.nacks.Load(), Retransmits: v.retransmits.Load(),
-		KeyframeRequests: v.keyReqs.Load(),
+		KeyframeRequests: v.keyReqs.Load(), ForwardDelay: v.delay.Snapshot(),
 	}
 }
 
@@ -196,6 +202,9 @@ func (v *viewer) write() {
 				v.shutdown("send failed: " + err.Error())
 				return
 			}
+			if !q.resend && !q.p.Arrival.IsZero() {
+				v.delay.Observe(time.Since(q.p.Arrival))
+			}
 			v.sent.Add(1)
 			v.sentBytes.Add(uint64(len(q.p.Payload)))
 		}
@@ -227,7 +236,7 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender) {
 						v.nacks.Add(1)
 						if rp := t.src.Retransmission(seq); rp != nil {
 							v.retransmits.Add(1)
-							v.WritePacket(t.src.Kind(), rp)
+							v.enqueue(queued{kind: t.src.Kind(), p: rp, resend: true})
 						}
 					}
 				}

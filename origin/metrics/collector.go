@@ -32,6 +32,18 @@ type Stream struct {
 	// Parts and Segments the packager published.
 	Parts, Segments uint64
 	Transcoder      Transcoder
+	// ForwardDelay: WebRTC packets from arrival at the gateway to being
+	// sent to a viewer.
+	ForwardDelay Histogram
+}
+
+// Histogram is a fixed-bucket histogram: Counts[i] observations were at
+// most Bounds[i] seconds (and above the bound before); the one extra count
+// at the end is beyond every bound.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Sum    float64
 }
 
 // Traffic counts packets (RTP packets, or RTMP access units) and payload bytes.
@@ -66,7 +78,7 @@ type streamCollector struct {
 	streams, publishers, viewers, hlsWaiting                *prometheus.Desc
 	inPackets, inBytes, outPackets, outBytes, drops         *prometheus.Desc
 	nacks, retransmits, viewerKeyReqs, keyReqs, parts, segs *prometheus.Desc
-	transcoder, transcoderFrames                            *prometheus.Desc
+	transcoder, transcoderFrames, forwardDelay              *prometheus.Desc
 }
 
 func newStreamCollector(cfg Config) *streamCollector {
@@ -94,6 +106,8 @@ func newStreamCollector(cfg Config) *streamCollector {
 			"stream", "state", "from", "to"),
 		transcoderFrames: desc("audio_transcoder_frames_total", "Audio frames into (in) and out of (out) the stream's audio bridge.",
 			"stream", "direction"),
+		forwardDelay: desc("webrtc_forward_delay_seconds",
+			"Time from a packet's arrival at the gateway to its encryption and send to a WebRTC viewer (first transmissions).", "stream"),
 	}
 }
 
@@ -101,6 +115,7 @@ func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.streams, c.publishers, c.viewers, c.hlsWaiting, c.inPackets, c.inBytes, c.outPackets, c.outBytes,
 		c.drops, c.nacks, c.retransmits, c.viewerKeyReqs, c.keyReqs, c.parts, c.segs, c.transcoder, c.transcoderFrames,
+		c.forwardDelay,
 	} {
 		ch <- d
 	}
@@ -153,5 +168,13 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.transcoder, 1, n, tc.State, tc.From, tc.To)
 		counter(c.transcoderFrames, tc.In, n, "in")
 		counter(c.transcoderFrames, tc.Out, n, "out")
+		if h := s.ForwardDelay; len(h.Bounds) > 0 && len(h.Counts) == len(h.Bounds)+1 {
+			buckets, cum := make(map[float64]uint64, len(h.Bounds)), uint64(0)
+			for i, b := range h.Bounds {
+				cum += h.Counts[i]
+				buckets[b] = cum
+			}
+			ch <- prometheus.MustNewConstHistogram(c.forwardDelay, cum+h.Counts[len(h.Bounds)], h.Sum, buckets, n)
+		}
 	}
 }
