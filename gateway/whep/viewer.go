@@ -152,7 +152,9 @@ func (v *viewer) shutdown(reason string) {
 
 // WritePacket queues a packet without ever blocking the stream: when this
 // viewer's queue is full the packet is dropped for this viewer only.
-func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) { v.enqueue(queued{kind: kind, p: p}) }
+func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) {
+	v.enqueue(queued{kind: kind, p: p})
+}
 
 func (v *viewer) enqueue(q queued) {
 	select {
