@@ -15,3 +15,10 @@ var DemoMP4 []byte
 //
 //go:embed bframes-h264-opus.mp4
 var BFramesMP4 []byte
+
+// BenchMP4 is the load benchmark's stream: H264 baseline 640x360 30 fps,
+// 1 s GOP, about 1.5 Mbit/s of incompressible video (noise), Opus 48 kHz
+// stereo, 2 s, progressive (faststart).
+//
+//go:embed bench-h264-opus.mp4
+var BenchMP4 []byte
