@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 HLSJS    := player/static/vendor/hls.min.js
 PKGS     := ./...
 
-.PHONY: all build run test test-short lint fmt vet clean player
+.PHONY: all build run test test-short fuzz-smoke bench lint fmt vet clean player
 
 all: build
 
@@ -24,6 +24,17 @@ run: build
 
 test: $(HLSJS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Every fuzz target, briefly (CI): go test -fuzz takes one target at a time.
+FUZZTIME ?= 4s
+fuzz-smoke:
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for f in $$(git ls-files '*_test.go' | xargs grep -l '^func Fuzz'); do \
+	  for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "fuzz $$fn ./$$(dirname $$f) for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) >$$log 2>&1 || { cat $$log; exit 1; }; \
+	  done; \
+	done
 
 test-short: $(HLSJS)
 	$(GO) test -short -count=1 $(PKGS)
