@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -102,7 +103,7 @@ func PlayerConfig(d Distribution, o PlayerOptions) PlayerConfigJSON {
 	if w := d.WebRTC; w != nil {
 		src := PlayerSource{Type: SourceWebRTC, URL: whepBase + stream + q, Priority: w.Priority}
 		if w.Src != nil {
-			src = PlayerSource{Type: SourceWebRTC, URL: w.Src.APIURL, Priority: w.Priority, External: true,
+			src = PlayerSource{Type: SourceWebRTC, URL: ExternalWHEPURL(*w.Src), Priority: w.Priority, External: true,
 				Name: w.Src.Name, AccountID: w.Src.AccountID}
 		}
 		cfg.Sources = append(cfg.Sources, src)
@@ -132,4 +133,28 @@ func credential(c any) string {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// ExternalWHEPURL is the URL the player POSTs to for an external WHEP
+// source, carrying the source's stream name and account as real-time CDNs
+// expect them: in place of the {name} and {accountId} placeholders of
+// apiUrl when it has any (https://cdn.example.com/whep/{accountId}/{name}),
+// otherwise as the query parameters name and accountId (kept if apiUrl
+// already sets them).
+func ExternalWHEPURL(src WebRTCSource) string {
+	if strings.Contains(src.APIURL, "{name}") || strings.Contains(src.APIURL, "{accountId}") {
+		return strings.NewReplacer("{name}", url.PathEscape(src.Name), "{accountId}", url.PathEscape(src.AccountID)).Replace(src.APIURL)
+	}
+	u, err := url.Parse(src.APIURL)
+	if err != nil { // validated on the way in; pass it on untouched
+		return src.APIURL
+	}
+	q := u.Query()
+	for _, kv := range [][2]string{{"name", src.Name}, {"accountId", src.AccountID}} {
+		if kv[1] != "" && !q.Has(kv[0]) {
+			q.Set(kv[0], kv[1])
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -9,6 +9,28 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+func TestExternalWHEPURL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  WebRTCSource
+		want string
+	}{
+		{"query", WebRTCSource{Name: "live 1", AccountID: "acc", APIURL: "https://cdn.example.com/whep"},
+			"https://cdn.example.com/whep?accountId=acc&name=live+1"},
+		{"query kept", WebRTCSource{Name: "n", AccountID: "acc", APIURL: "https://cdn.example.com/whep?name=mine&x=1"},
+			"https://cdn.example.com/whep?accountId=acc&name=mine&x=1"},
+		{"no name nor account", WebRTCSource{APIURL: "https://cdn.example.com/whep/s"}, "https://cdn.example.com/whep/s"},
+		{"placeholders", WebRTCSource{Name: "live/1", AccountID: "a b", APIURL: "https://cdn.example.com/whep/{accountId}/{name}?x=1"},
+			"https://cdn.example.com/whep/a%20b/live%2F1?x=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ExternalWHEPURL(tc.src); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPlayerConfig(t *testing.T) {
 	ice := []webrtc.ICEServer{
 		{URLs: []string{"stun:stun.example.com:3478"}},
@@ -41,7 +63,7 @@ func TestPlayerConfig(t *testing.T) {
 			d.WebRTC = &WebRTC{Src: &WebRTCSource{Name: "n", AccountID: "acc", APIURL: "https://rt.example.com/whep/x"}}
 		}), PlayerOptions{HLSBase: "https://cdn.example.com/hls/", ICEServers: ice},
 			[]PlayerSource{
-				{Type: SourceWebRTC, URL: "https://rt.example.com/whep/x", External: true, Name: "n", AccountID: "acc"},
+				{Type: SourceWebRTC, URL: "https://rt.example.com/whep/x?accountId=acc&name=n", External: true, Name: "n", AccountID: "acc"},
 				{Type: SourceHLS, URL: "https://cdn.example.com/hls/live/index.m3u8?distribution=" + id, Priority: 1},
 			}, []PlayerICEServer{}},
 	}
