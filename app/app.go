@@ -71,7 +71,12 @@ type Config struct {
 	// DataDir keeps distributions and keys across restarts.
 	DataDir string
 	// Demo publishes the looping demo stream named DemoStream.
-	Demo   bool
+	Demo bool
+	// OnPart, if set, observes every part a stream's packager publishes, as
+	// well as the metrics, so benchmarks can time a part from its
+	// completion. It runs with the stream's packager locked (see
+	// packager.Config.OnPart): it must be quick and must not call into it.
+	OnPart func(stream string, p packager.PartInfo)
 	Logger *slog.Logger
 }
 
@@ -158,9 +163,16 @@ func New(cfg Config) (*App, error) {
 		KeyframeInterval: cfg.SegmentTarget,
 		Logger:           cfg.Logger,
 		NewSink: func(name string, epoch time.Time) (stream.UnitSink, error) {
+			onPart := a.metrics.ObservePart
+			if observe := cfg.OnPart; observe != nil {
+				onPart = func(p packager.PartInfo) {
+					a.metrics.ObservePart(p)
+					observe(name, p)
+				}
+			}
 			return packager.NewMuxer(packager.Config{
 				PartTarget: cfg.PartTarget, SegmentTarget: cfg.SegmentTarget, Epoch: epoch,
-				Logger: cfg.Logger.With("stream", name), OnPart: a.metrics.ObservePart,
+				Logger: cfg.Logger.With("stream", name), OnPart: onPart,
 			})
 		},
 	})
@@ -229,10 +241,12 @@ func (a *App) Handler() http.Handler {
 		Store: a.store, Streams: streamLister{a.registry}, AdminToken: a.cfg.AdminToken, Logger: a.log,
 	}))
 	mux.HandleFunc("GET /play/{id}/config", a.playerConfig)
+	players := player.Handler(player.Config{Streams: publicStreams{a}})
+	mux.Handle("GET /play/{id}", a.embedGuard(players))
 	mux.HandleFunc("/healthz", a.healthz)
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.Handle("GET /metrics", a.metrics.Handler())
-	mux.Handle("/", player.Handler(player.Config{Streams: publicStreams{a}}))
+	mux.Handle("/", players)
 	return a.limits.limitPOSTs(mux)
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -30,4 +31,21 @@ func (a *App) playerConfig(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(cfg); err != nil {
 		a.log.Debug("play: write config", "err", err)
 	}
+}
+
+// embedGuard serves the player page (/play/{id}) only where the
+// distribution's referrer rule lets it be embedded; a refused page says why
+// in plain text, since a person reads it.
+func (a *App) embedGuard(page http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refusal := a.store.AuthorizeEmbed(r, r.PathValue("id")); refusal != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(refusal.Status)
+			fmt.Fprintf(w, "%s\n", refusal.Reason)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
 }

@@ -131,3 +131,49 @@ func TestDistributionSecurityOnBothTiers(t *testing.T) {
 		t.Errorf("player config sources %+v, want webrtc then hls", cfg.Sources)
 	}
 }
+
+// TestPlayerPageReferrerRule: the bundled player's own requests come from
+// the gateway's host, so a distribution that plays only on allowed sites is
+// checked when its page loads: embedded elsewhere or opened directly, the
+// page is refused with the reason.
+func TestPlayerPageReferrerRule(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	var d struct {
+		ID string `json:"id"`
+	}
+	api(t, ctx, g, "POST", "/api/v1/streams/live/distributions",
+		`{"name":"site","security":{"allowedReferrers":["example.com"]},"hls":{"priority":1}}`, http.StatusCreated, &d)
+	for _, tc := range []struct {
+		name, referer string
+		want          int
+		body          string
+	}{
+		{"embedded on the allowed site", "https://example.com/event", http.StatusOK, "<html"},
+		{"embedded elsewhere", "https://evil.test/page", http.StatusForbidden, "does not play on evil.test"},
+		{"opened directly", "", http.StatusForbidden, "names no page"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.base+"/play/"+d.ID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.referer != "" {
+				req.Header.Set("Referer", tc.referer)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.want || !strings.Contains(strings.ToLower(string(b)), strings.ToLower(tc.body)) {
+				t.Errorf("GET /play/%s with Referer %q: %d %q, want %d containing %q", d.ID, tc.referer, resp.StatusCode, b, tc.want, tc.body)
+			}
+		})
+	}
+}

@@ -127,6 +127,28 @@ func (s *Store) checkAddress(e *entry, r *http.Request) *Refusal {
 	return nil
 }
 
+// AuthorizeEmbed checks the request for the player page of distribution
+// id (GET /play/{id}) against its referrer rule: the page's own requests
+// come from this gateway's host and pass that rule, so the site embedding
+// the page is checked here, when the frame loads, with no exemption for
+// this host. An unknown id is admitted (the page reports it).
+func (s *Store) AuthorizeEmbed(r *http.Request, id string) *Refusal {
+	e, ok := s.snap.Load().byID[id]
+	if !ok || len(e.referrers) == 0 {
+		return nil
+	}
+	host, ok := pageHost(r)
+	switch {
+	case !ok:
+		return &Refusal{Status: http.StatusForbidden, Code: CodeReferrerMissing,
+			Reason: "this player plays only embedded on allowed sites, and the request names no page (Referer)"}
+	case !matchReferrer(e.referrers, host):
+		return &Refusal{Status: http.StatusForbidden, Code: CodeReferrerNotAllowed,
+			Reason: "this player does not play on " + host}
+	}
+	return nil
+}
+
 func checkReferrer(e *entry, r *http.Request) *Refusal {
 	if len(e.referrers) == 0 {
 		return nil

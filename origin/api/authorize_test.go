@@ -143,6 +143,35 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
+func TestAuthorizeEmbed(t *testing.T) {
+	f := newAuthFixture(t)
+	tests := []struct {
+		name   string
+		id     string
+		r      req
+		status int
+		code   string
+	}{
+		{"no referrer rule", f.open.ID, req{}, 0, ""},
+		{"unknown distribution: the page says so", "AAAAAAAAAAAAAAAAAAAAAA", req{}, 0, ""},
+		{"embedded on an allowed site", f.refs.ID, req{headers: map[string]string{"Referer": "https://example.com/event"}}, 0, ""},
+		{"embedded elsewhere", f.refs.ID, req{headers: map[string]string{"Referer": "https://evil.test/"}}, 403, CodeReferrerNotAllowed},
+		{"opened directly", f.refs.ID, req{}, 403, CodeReferrerMissing},
+		{"no exemption for the gateway's own host", f.refs.ID, req{headers: map[string]string{"Referer": "http://gw.test:8080/"}}, 403, CodeReferrerNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := f.s.AuthorizeEmbed(tc.r.build(), tc.id)
+			switch {
+			case tc.status == 0 && got != nil:
+				t.Fatalf("refused: %v", got)
+			case tc.status != 0 && (got == nil || got.Status != tc.status || got.Code != tc.code):
+				t.Fatalf("got %v, want %d %s", got, tc.status, tc.code)
+			}
+		})
+	}
+}
+
 func TestClientIPTrustedProxies(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8:cd::/48")}
 	tests := []struct {
