@@ -53,6 +53,7 @@ func (t *track) closePart(end time.Duration) error {
 		}
 	}
 	body, err := cmaf.Fragment(t.seq, uint64(toTicks(samples[0].dts, ts)), out)
+	lastArrival := samples[len(samples)-1].arrival
 	t.partSamples = t.partSamples[:0]
 	if err != nil {
 		return fmt.Errorf("packager: %s part %d.%d: %w", t.name, t.msn, len(t.parts), err)
@@ -75,6 +76,7 @@ func (t *track) closePart(end time.Duration) error {
 	t.m.stats.LastPart = PartInfo{
 		Rendition: t.name, MSN: p.msn, Index: p.index, Duration: p.duration,
 		Independent: p.independent, Size: len(body), Completed: p.completed, FirstArrival: p.arrival,
+		LastArrival: lastArrival,
 	}
 	if on := t.m.cfg.OnPart; on != nil {
 		on(t.m.stats.LastPart)

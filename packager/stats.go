@@ -25,6 +25,9 @@ type PartInfo struct {
 	Completed time.Time
 	// FirstArrival is the Unit.Arrival of the part's first unit.
 	FirstArrival time.Time
+	// LastArrival is the Unit.Arrival of the part's last unit, so a
+	// benchmark can time a part from its last sample arriving to serving.
+	LastArrival time.Time
 }
 
 // Stats returns a snapshot of the counters.
