@@ -30,6 +30,7 @@ type Muxer struct {
 	mvCache            cachedResponse
 	stats              Stats
 	hooks              testHooks
+	gzipWriters        sync.Pool // of *gzip.Writer, for Response.Gzipped
 }
 
 // testHooks lets tests observe the muxer without sleeping.

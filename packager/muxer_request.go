@@ -81,7 +81,7 @@ func (m *Muxer) Multivariant(ctx context.Context) (*Response, error) {
 		return nil, err
 	}
 	m.stats.Renders++
-	m.mvCache = cachedResponse{resp: &Response{Body: body}, version: m.version}
+	m.mvCache = cachedResponse{resp: &Response{Body: body, writers: &m.gzipWriters}, version: m.version}
 	return m.mvCache.resp, nil
 }
 

@@ -12,17 +12,31 @@ type Response struct {
 	Body     []byte
 	gzipOnce sync.Once
 	gzipped  []byte
+	// writers are the muxer's reusable gzip writers: a new writer costs
+	// far more (about a megabyte of tables) than compressing a playlist.
+	writers *sync.Pool
 }
 
 // Gzipped returns Body gzip-compressed, compressing once however many
 // viewers ask.
 func (r *Response) Gzipped() []byte {
 	r.gzipOnce.Do(func() {
-		var b bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
-		_, _ = w.Write(r.Body)
+		b := bytes.NewBuffer(make([]byte, 0, len(r.Body)/2+64))
+		var w *gzip.Writer
+		if r.writers != nil {
+			w, _ = r.writers.Get().(*gzip.Writer)
+		}
+		if w == nil {
+			w, _ = gzip.NewWriterLevel(b, gzip.BestSpeed) // a valid level: no error
+		} else {
+			w.Reset(b)
+		}
+		_, _ = w.Write(r.Body) // writes to a bytes.Buffer cannot fail
 		_ = w.Close()
 		r.gzipped = b.Bytes()
+		if r.writers != nil {
+			r.writers.Put(w)
+		}
 	})
 	return r.gzipped
 }
@@ -54,6 +68,6 @@ func (m *Muxer) mediaResponse(t *track, skip bool) (*Response, error) {
 		return nil, err
 	}
 	m.stats.Renders++
-	*c = cachedResponse{resp: &Response{Body: body}, version: m.version}
+	*c = cachedResponse{resp: &Response{Body: body, writers: &m.gzipWriters}, version: m.version}
 	return c.resp, nil
 }
