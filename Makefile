@@ -25,6 +25,14 @@ run: build
 test: $(HLSJS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+# The load benchmark (WebRTC fan-out, LL-HLS origin, per-stream costs):
+# prints the tables and writes them into BENCHMARKS.md. BENCH_FLAGS adds
+# flags, e.g. BENCH_FLAGS='-steps 50,200 -hold 5s'.
+BENCH_FLAGS ?=
+bench: build
+	$(GO) build -trimpath -o bin/frontrow-bench ./cmd/frontrow-bench
+	./bin/frontrow-bench -gateway bin/frontrow $(BENCH_FLAGS)
+
 # Every fuzz target, briefly (CI): go test -fuzz takes one target at a time.
 FUZZTIME ?= 4s
 fuzz-smoke:

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/frontrow-live/frontrow/bench/fanout"
+	"github.com/frontrow-live/frontrow/bench/loadgen"
+	"github.com/frontrow-live/frontrow/bench/report"
+	"github.com/frontrow-live/frontrow/testdata"
+)
+
+const benchStream = "bench"
+
+// benchFanout runs the WebRTC fan-out against the gateway binary.
+func benchFanout(ctx context.Context, o options, log *slog.Logger) (tbl report.Table, err error) {
+	dir, err := os.MkdirTemp("", "frontrow-bench-")
+	if err != nil {
+		return tbl, err
+	}
+	defer os.RemoveAll(dir)
+	g, err := startGateway(ctx, o.gateway, dir)
+	if err != nil {
+		return tbl, err
+	}
+	defer func() { err = errors.Join(err, g.stop()) }()
+
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	pub, err := loadgen.Publish(pctx, loadgen.PublisherConfig{URL: g.base + "/whip/" + benchStream, Token: benchToken, MP4: testdata.BenchMP4})
+	cancel()
+	if err != nil {
+		return tbl, err
+	}
+	defer func() { err = errors.Join(err, pub.Close()) }()
+	log.Info("bench: publishing", "stream", benchStream, "gateway", g.base, "pid", g.pid())
+
+	res, err := fanout.Run(ctx, fanout.Config{
+		WHEPURL: g.base + "/whep/" + benchStream, MetricsURL: g.base + "/metrics", Stream: benchStream,
+		GatewayPID: g.pid(), Steps: o.steps, Hold: o.hold, Probes: o.probes, Logger: log,
+	})
+	if err != nil {
+		return tbl, err
+	}
+	return fanoutTable(res, o), nil
+}
+
+func fanoutTable(res fanout.Result, o options) report.Table {
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) }
+	mib := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
+	t := report.Table{
+		Title: "WebRTC fan-out: one WHIP publisher (testdata/bench-h264-opus.mp4, ~1.6 Mbit/s), N lean WHEP viewers",
+		Header: []string{"viewers", "held", "gateway mCPU", "mCPU/viewer", "RSS MiB", "KiB/viewer", "loss %", "queue drops",
+			"Mbit/s/viewer", "fwd p50 ms", "fwd p99 ms", "1st frame p50 ms", "1st frame p95 ms", "connect p50 ms", "loadgen mCPU"},
+	}
+	b := res.Baseline
+	t.Rows = append(t.Rows, []string{"0", "-", fmt.Sprintf("%.0f", b.GatewayMilliCPU), "-", mib(b.RSS), "-", "-", "-", "-", "-", "-", "-", "-", "-",
+		fmt.Sprintf("%.0f", b.LoadgenMilliCPU)})
+	for _, s := range res.Steps {
+		held := "yes"
+		if !s.Held {
+			held = fmt.Sprintf("no (%d failed)", s.Failed)
+		}
+		t.Rows = append(t.Rows, []string{
+			strconv.Itoa(s.Viewers), held, fmt.Sprintf("%.0f", s.GatewayMilliCPU), fmt.Sprintf("%.2f", s.MilliCPUPerViewer()),
+			mib(s.RSS), strconv.FormatInt(s.RSSPerViewer>>10, 10), fmt.Sprintf("%.3f", 100*s.LossRate), strconv.FormatUint(s.QueueDrops, 10),
+			fmt.Sprintf("%.2f", s.RxMbitPerView), ms(s.ForwardP50), ms(s.ForwardP99),
+			ms(s.FirstFrameP50), ms(s.FirstFrameP95), ms(s.ConnectP50), fmt.Sprintf("%.0f", s.LoadgenMilliCPU),
+		})
+	}
+	t.Notes = []string{
+		fmt.Sprintf("Each step held %v after every viewer had its first frame; CPU and RSS of the gateway process from /proc; "+
+			"mCPU/viewer is the whole gateway's load (ingest and packager included) divided by the viewers; KiB/viewer is RSS growth over the no-viewer row.", o.hold),
+		"Loss: RTP sequence gaps seen by the viewers (UDP drops and gateway queue drops alike); queue drops: packets the gateway dropped at full viewer queues.",
+		"fwd: the gateway's arrival-to-send delay histogram (frontrow_webrtc_forward_delay_seconds), interpolated within buckets.",
+		fmt.Sprintf("1st frame: %d viewers joined at the step's load, POST to the last packet of their first keyframe. "+
+			"The publisher plays a file and cannot answer keyframe requests: a joiner waits for the next IDR of the 1 s GOP.", o.probes),
+		"loadgen mCPU: the benchmark process (publisher and all viewers: real ICE, DTLS and SRTP keys, packets counted without decrypting).",
+	}
+	return t
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// benchToken is the bench stream's publish token: the gateway runs with
+// auth on, as in production.
+const benchToken = "bench-publish-token"
+
+// gatewayProc is the gateway under test, a child process on loopback with
+// limits raised past the load.
+type gatewayProc struct {
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT
+	logPath string
+	done    chan error
+}
+
+// startGateway runs the frontrow binary with a benchmark config in dir.
+func startGateway(ctx context.Context, binary, dir string) (*gatewayProc, error) {
+	httpPort, err := freePort("tcp")
+	if err != nil {
+		return nil, err
+	}
+	udpPort, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf(`http:
+  addr: "127.0.0.1:%d"
+rtmp:
+  addr: "127.0.0.1:0"
+webrtc:
+  udp_addr: "127.0.0.1:%d"
+  hosts: ["127.0.0.1"]
+auth:
+  publish_token: %q
+limits:
+  sessions_per_ip: 100000
+  viewers_per_stream: 100000
+  viewers: 100000
+  post_rate: 100000
+  post_burst: 100000
+  hls_blocking: 100000
+data:
+  dir: %q
+demo:
+  enabled: false
+log:
+  level: warn
+`, httpPort, udpPort, benchToken, filepath.Join(dir, "data"))
+	cfgPath := filepath.Join(dir, "frontrow.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	logPath := filepath.Join(dir, "gateway.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("gateway log: %w", err)
+	}
+	cmd := exec.Command(binary, "serve", "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start gateway %s: %w", binary, err)
+	}
+	g := &gatewayProc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), logPath: logPath, done: make(chan error, 1)}
+	go func() {
+		g.done <- cmd.Wait()
+		_ = logFile.Close()
+	}()
+	if err := g.waitReady(ctx); err != nil {
+		_ = g.stop()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *gatewayProc) pid() int { return g.cmd.Process.Pid }
+
+// waitReady polls /readyz until the gateway takes streams (20 s at most).
+func (g *gatewayProc) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-g.done:
+			g.done <- err
+			return fmt.Errorf("gateway exited while starting (%v); see %s", err, g.logPath)
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("gateway not ready in 20 s; see %s", g.logPath)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit (15 s, then SIGKILL).
+func (g *gatewayProc) stop() error {
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop gateway: %w", err)
+	}
+	select {
+	case err := <-g.done:
+		if err != nil {
+			return fmt.Errorf("gateway exit: %w (see %s)", err, g.logPath)
+		}
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+		return fmt.Errorf("gateway did not stop within 15 s of SIGTERM; killed (see %s)", g.logPath)
+	}
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(network string) (int, error) {
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("free udp port: %w", err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free tcp port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
