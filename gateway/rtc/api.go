@@ -24,14 +24,16 @@ const (
 	iceKeepalive             = 2 * time.Second
 )
 
-// iceTimeouts are the pion ICE timeouts for a disconnect timeout: failed at
-// d, disconnected at d/2, and keepalives (consent checks) often enough that a
-// live peer is never taken for gone.
+// iceTimeouts are the pion ICE timeouts for a disconnect timeout:
+// disconnected at d/2 and failed at d, and keepalives (consent checks) often
+// enough that a live peer is never taken for gone. pion counts its failed
+// timeout from the moment the disconnected one ran out (ice/v4 agent.go,
+// validateSelectedPair), so failed is the rest of d, not d.
 func iceTimeouts(d time.Duration) (disconnected, failed, keepalive time.Duration) {
 	if d <= 0 {
 		d = DefaultDisconnectTimeout
 	}
-	return d / 2, d, min(iceKeepalive, d/4)
+	return d / 2, d - d/2, min(iceKeepalive, d/4)
 }
 
 // Config says where the WebRTC tier listens and what it advertises.
@@ -70,10 +72,9 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: listen udp %s: %w", cfg.UDPAddr, err)
 	}
-	e := &Engine{conn: conn, mux: webrtc.NewICEUDPMux(nil, conn)}
 	hosts, err := resolveHosts(cfg.Hosts)
 	if err != nil {
-		_ = e.Close()
+		_ = conn.Close()
 		return nil, err
 	}
 	disconnected, failed, keepalive := iceTimeouts(cfg.DisconnectTimeout)
@@ -81,6 +82,8 @@ func New(cfg Config) (*Engine, error) {
 	for _, h := range hosts {
 		loopback = loopback || net.ParseIP(h).IsLoopback()
 	}
+	// Our mux, not pion's ice.UDPMuxDefault: see udpMux for why.
+	e := &Engine{conn: conn, mux: newUDPMux(conn, loopback, cfg.Logger)}
 	settings := func() webrtc.SettingEngine {
 		var s webrtc.SettingEngine
 		s.SetICEUDPMux(e.mux)
