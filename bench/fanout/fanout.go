@@ -38,6 +38,9 @@ type Config struct {
 	MaxLoss    float64
 	Logger     *slog.Logger
 	HTTPClient *http.Client
+	// DuringHold, when set, runs alongside each step's hold (e.g. to take
+	// a CPU profile of the gateway); the step waits for it.
+	DuringHold func(ctx context.Context, viewers int, hold time.Duration)
 }
 
 // Step is one load level's figures.
@@ -269,12 +272,22 @@ func (r *runner) measure(ctx context.Context, baseRSS int64) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
+	var during sync.WaitGroup
+	if r.cfg.DuringHold != nil && len(r.viewers) > 0 {
+		during.Add(1)
+		go func() {
+			defer during.Done()
+			r.cfg.DuringHold(ctx, len(r.viewers), r.cfg.Hold)
+		}()
+	}
 	select {
 	case <-time.After(r.cfg.Hold):
 	case <-ctx.Done():
+		during.Wait()
 		return Step{}, fmt.Errorf("fanout: %w", ctx.Err())
 	}
 	after, err := r.read(ctx)
+	during.Wait()
 	if err != nil {
 		return Step{}, err
 	}

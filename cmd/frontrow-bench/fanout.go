@@ -39,10 +39,21 @@ func benchFanout(ctx context.Context, o options, log *slog.Logger) (tbl report.T
 	defer func() { err = errors.Join(err, pub.Close()) }()
 	log.Info("bench: publishing", "stream", benchStream, "gateway", g.base, "pid", g.pid())
 
-	res, err := fanout.Run(ctx, fanout.Config{
+	cfg := fanout.Config{
 		WHEPURL: g.base + "/whep/" + benchStream, MetricsURL: g.base + "/metrics", Stream: benchStream,
 		GatewayPID: g.pid(), Steps: o.steps, Hold: o.hold, Probes: o.probes, Logger: log,
-	})
+	}
+	if o.cpuprofile != "" {
+		cfg.DuringHold = func(ctx context.Context, viewers int, hold time.Duration) {
+			path := fmt.Sprintf("%s-%d.pprof", o.cpuprofile, viewers)
+			if err := g.profile(ctx, hold-time.Second, path); err != nil {
+				log.Warn("bench: gateway CPU profile", "err", err)
+				return
+			}
+			log.Info("bench: gateway CPU profile", "viewers", viewers, "file", path)
+		}
+	}
+	res, err := fanout.Run(ctx, cfg)
 	if err != nil {
 		return tbl, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ const benchToken = "bench-publish-token"
 type gatewayProc struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:PORT
+	admin   string // http://127.0.0.1:PORT of pprof
 	logPath string
 	done    chan error
 }
@@ -33,6 +35,10 @@ func startGateway(ctx context.Context, binary, dir string) (*gatewayProc, error)
 		return nil, err
 	}
 	udpPort, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	adminPort, err := freePort("tcp")
 	if err != nil {
 		return nil, err
 	}
@@ -52,13 +58,15 @@ limits:
   post_rate: 100000
   post_burst: 100000
   hls_blocking: 100000
+admin:
+  addr: "127.0.0.1:%d"
 data:
   dir: %q
 demo:
   enabled: false
 log:
   level: warn
-`, httpPort, udpPort, benchToken, filepath.Join(dir, "data"))
+`, httpPort, udpPort, benchToken, adminPort, filepath.Join(dir, "data"))
 	cfgPath := filepath.Join(dir, "frontrow.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
@@ -74,7 +82,8 @@ log:
 		_ = logFile.Close()
 		return nil, fmt.Errorf("start gateway %s: %w", binary, err)
 	}
-	g := &gatewayProc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), logPath: logPath, done: make(chan error, 1)}
+	g := &gatewayProc{cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		logPath: logPath, done: make(chan error, 1)}
 	go func() {
 		g.done <- cmd.Wait()
 		_ = logFile.Close()
@@ -150,4 +159,30 @@ func freePort(network string) (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// profile saves a CPU profile of the gateway taken over d.
+func (g *gatewayProc) profile(ctx context.Context, d time.Duration, path string) error {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", g.admin, max(1, int(d.Seconds())))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("profile: %w", err)
+	}
+	return f.Close()
 }
