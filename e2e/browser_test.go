@@ -560,8 +560,8 @@ func testBrowserPlayerPage(t *testing.T, br *browser) {
 // fresh peer connection and video element in one viewer tab, joining at a
 // random point of the GOP as real viewers do. Two publishers: "chromium", a
 // second tab publishing over WHIP whose encoder answers the viewer's
-// keyframe request at once, and "file", the demo stream (a file with a 1 s
-// GOP that cannot answer, so viewers wait for its next keyframe).
+// keyframe request at once, and "file", the demo stream (a file that
+// answers by rewinding to its current GOP's keyframe, as an encoder would).
 // Run: go test ./e2e -run '^$' -bench BrowserWHEP -benchtime=20x
 func BenchmarkBrowserWHEPFirstFrame(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

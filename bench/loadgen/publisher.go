@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -40,6 +41,7 @@ type Publisher struct {
 	client       *http.Client
 	resource     string
 	token        string
+	src          *demo.Source // answers the gateway's keyframe requests
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -68,7 +70,7 @@ func Publish(ctx context.Context, cfg PublisherConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: publisher: %w", err)
 	}
-	p := &Publisher{pc: pc, client: cfg.HTTPClient, token: cfg.Token}
+	p := &Publisher{pc: pc, client: cfg.HTTPClient, token: cfg.Token, src: src}
 	if err := p.addTracks(); err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("loadgen: publisher: %w", err)
@@ -133,13 +135,21 @@ func (p *Publisher) addTracks() error {
 		if err != nil {
 			return err
 		}
-		// Read RTCP so the interceptors (NACK responder, reports) run.
+		// Read RTCP so the interceptors (NACK responder, reports) run, and
+		// answer keyframe requests with a keyframe as an encoder would.
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			for {
-				if _, _, err := sender.Sender().ReadRTCP(); err != nil {
+				pkts, _, err := sender.Sender().ReadRTCP()
+				if err != nil {
 					return
+				}
+				for _, pkt := range pkts {
+					switch pkt.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						p.src.RequestKeyframe()
+					}
 				}
 			}
 		}()

@@ -507,7 +507,9 @@ func (v *Viewer) firstFrameStep(p []byte, at time.Time) bool {
 	if !done {
 		return false
 	}
-	v.c.firstFrame.Store(max(1, int64(at.Sub(v.start))))
+	// Packets held while the handshake ran cannot be shown before it
+	// ended: a frame counts from the later of its arrival and the keys.
+	v.c.firstFrame.Store(max(1, int64(at.Sub(v.start)), v.c.connected.Load()))
 	v.ff = nil
 	close(v.firstFrameCh)
 	return true

@@ -89,7 +89,7 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 		"Loss: RTP sequence gaps seen by the viewers (UDP drops and gateway queue drops alike); queue drops: packets the gateway dropped at full viewer queues.",
 		"fwd: the gateway's arrival-to-send delay histogram (frontrow_webrtc_forward_delay_seconds), interpolated within buckets.",
 		fmt.Sprintf("1st frame: %d viewers joined at the step's load, POST to the last packet of their first keyframe. "+
-			"The publisher plays a file and cannot answer keyframe requests: a joiner waits for the next IDR of the 1 s GOP.", o.probes),
+			"The publisher plays a file and answers the gateway's keyframe requests as an encoder does (it rewinds to its GOP's IDR), so a joiner waits one request, not a GOP.", o.probes),
 		"loadgen mCPU: the benchmark process (publisher and all viewers: real ICE, DTLS and SRTP keys, packets counted without decrypting).",
 	}
 	return t

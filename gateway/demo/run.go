@@ -23,6 +23,10 @@ const maxLag = time.Second
 // (a GC pause) go out at once with their timestamps; if playout falls more
 // than maxLag behind (a suspended VM), the timeline skips the gap instead of
 // bursting it, as a live encoder whose capture clock kept running would.
+//
+// The schedule (send times and RTP timestamps) is the file's; a keyframe
+// request only changes which video frame's content goes out at a slot (see
+// RequestKeyframe).
 func (s *Source) Run(ctx context.Context, sink Sink) error {
 	clock := s.cfg.clock
 	var senders [2]*sender // indexed by packager.Kind
@@ -49,8 +53,10 @@ func (s *Source) Run(ctx context.Context, sink Sink) error {
 	report()
 	nextReport := epoch.Add(s.cfg.reportInterval)
 
+	rw := newRewinder(s)
 	var skipped time.Duration // media time skipped after falling behind
 	for n := 0; ; n++ {
+		k := 0 // video position in the loop
 		for i := range s.m.samples {
 			smp := &s.m.samples[i]
 			offset := time.Duration(n)*s.m.loop + skipped
@@ -71,8 +77,15 @@ func (s *Source) Run(ctx context.Context, sink Sink) error {
 			if err := clock.Sleep(ctx, due.Sub(clock.Now())); err != nil {
 				return err
 			}
+			unit, pts := smp, smp.PTS
+			if smp.Kind == packager.KindVideo {
+				// Checked once due, so a request made while waiting counts.
+				unit = rw.content(k, smp)
+				pts = smp.DTS + unit.PTS - unit.DTS
+				k++
+			}
 			snd := senders[smp.Kind]
-			for _, pkt := range snd.packets(smp, offset+smp.PTS, s.cfg.mtu) {
+			for _, pkt := range snd.packets(unit, offset+pts, s.cfg.mtu) {
 				if err := sink.WriteRTP(snd.kind, pkt, clock.Now()); err != nil {
 					return fmt.Errorf("demo: write %v rtp: %w", snd.kind, err)
 				}

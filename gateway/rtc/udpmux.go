@@ -53,6 +53,7 @@ type udpMux struct {
 	log             *slog.Logger
 	readDone        chan struct{}
 	bufs            sync.Pool // *[]byte of muxPacketSize
+	out             *sender
 
 	mu     sync.Mutex
 	conns  [2]map[string]*muxConn // by local ufrag; [0] for IPv4 remotes, [1] for IPv6
@@ -89,6 +90,7 @@ func newUDPMux(sock net.PacketConn, includeLoopback bool, log *slog.Logger) *udp
 	}
 	m.udp, _ = sock.(*net.UDPConn)
 	m.bufs.New = func() any { b := make([]byte, muxPacketSize); return &b }
+	m.out = newSender(sock, &m.bufs, log)
 	go m.read()
 	return m
 }
@@ -215,6 +217,7 @@ func (m *udpMux) Close() error {
 	for _, c := range conns {
 		c.close()
 	}
+	m.out.close() // sends what the sessions queued last (DTLS close alerts)
 	err := m.sock.Close()
 	<-m.readDone
 	if errors.Is(err, net.ErrClosed) {
@@ -354,12 +357,14 @@ func (m *udpMux) wrote(c *muxConn, to netip.AddrPort) {
 	m.mu.Unlock()
 }
 
+// writeTo queues b for the socket's sender (udpsend.go): batched, never
+// blocking on the network.
 func (m *udpMux) writeTo(b []byte, to netip.AddrPort) (int, error) {
-	if m.udp != nil {
-		return m.udp.WriteToUDPAddrPort(b, to)
-	}
-	return m.sock.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return m.out.write(b, to)
 }
+
+// SendStats are the shared socket's send totals.
+func (m *udpMux) SendStats() SendStats { return m.out.stats() }
 
 // canonicalAddrPort is the form an address is mapped in: IPv4 unmapped
 // from IPv6, zone kept only for link-local (as pion's mux).

@@ -1,0 +1,157 @@
+package rtc
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testSender is a sender on a loopback socket and two receivers.
+func testSender(t *testing.T) (*sender, []*net.UDPConn, *sync.Pool) {
+	t.Helper()
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rcv []*net.UDPConn
+	for range 2 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		rcv = append(rcv, c)
+	}
+	pool := &sync.Pool{New: func() any { b := make([]byte, muxPacketSize); return &b }}
+	s := newSender(sock, pool, slog.New(slog.DiscardHandler))
+	t.Cleanup(func() { s.close(); sock.Close() })
+	return s, rcv, pool
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// readAll reads n datagrams (2 s at most).
+func readAll(t *testing.T, c *net.UDPConn, n int) [][]byte {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	buf := make([]byte, 70000)
+	for range n {
+		k, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("read %d of %d: %v", len(out), n, err)
+		}
+		out = append(out, bytes.Clone(buf[:k]))
+	}
+	return out
+}
+
+func packet(id, size int) []byte {
+	b := bytes.Repeat([]byte{byte(id)}, size)
+	b[0] = byte(id)
+	return b
+}
+
+// Datagrams reach each destination whole, in the order written, whatever
+// their sizes (GSO trains of equal sizes, shorter last, singles), even when
+// the pool hands out buffers another user left short.
+func TestSenderDeliversInOrder(t *testing.T) {
+	s, rcv, pool := testSender(t)
+	short := make([]byte, 10)
+	pool.Put(&short) // a pooled buffer cut short by another user
+	sizes := []int{1200, 1200, 1200, 700, 1200, 150, 150, 1200, 30, 1200, 1200, 1200, 1200, 1200, 1199}
+	for i, n := range sizes {
+		for r, c := range rcv {
+			if _, err := s.write(packet(i*2+r, n), addrOf(c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for r, c := range rcv {
+		got := readAll(t, c, len(sizes))
+		for i, n := range sizes {
+			if want := packet(i*2+r, n); !bytes.Equal(got[i], want) {
+				t.Fatalf("receiver %d datagram %d: %d bytes starting %d, want %d bytes starting %d", r, i, len(got[i]), got[i][0], n, want[0])
+			}
+		}
+	}
+}
+
+// A queued burst to one destination goes as GSO trains in few calls.
+func TestSenderBatches(t *testing.T) {
+	_, rcv, pool := testSender(t)
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	// A sender without its goroutine: the test queues, then flushes once.
+	s := &sender{sock: sock, bufs: pool, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
+	for i := range 40 {
+		buf := pool.Get().(*[]byte)
+		*buf = append((*buf)[:0], packet(i, 1000)...)
+		s.pending = append(s.pending, outgoing{to: addrOf(rcv[i%2]), buf: buf, n: 1000})
+	}
+	s.flush()
+	for r, c := range rcv {
+		for k, got := range readAll(t, c, 20) {
+			if want := packet(2*k+r, 1000); !bytes.Equal(got, want) {
+				t.Fatalf("receiver %d datagram %d starts %d, want %d", r, k, got[0], want[0])
+			}
+		}
+	}
+	st := s.stats()
+	if st.Packets != 40 || st.Dropped != 0 || st.Calls != 1 {
+		t.Errorf("stats %+v: want 40 packets in one call, none dropped", st)
+	}
+	if s.out.gso() && st.Trains != 2 {
+		t.Errorf("with GSO, 2 destinations x 20 equal datagrams should be 2 trains: %+v", st)
+	}
+}
+
+func TestSenderClosed(t *testing.T) {
+	s, rcv, _ := testSender(t)
+	s.close()
+	s.close() // idempotent
+	if _, err := s.write([]byte("x"), addrOf(rcv[0])); err == nil {
+		t.Error("write after close succeeded")
+	}
+}
+
+func BenchmarkSender(b *testing.B) {
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sock.Close()
+	// Destinations that drop what they get: a closed port answers ICMP,
+	// so use open sockets that are never read.
+	var to []netip.AddrPort
+	for range 50 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		to = append(to, addrOf(c))
+	}
+	pool := &sync.Pool{New: func() any { b := make([]byte, muxPacketSize); return &b }}
+	s := newSender(sock, pool, slog.New(slog.DiscardHandler))
+	defer s.close()
+	pkt := make([]byte, 1200)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for i := 0; b.Loop(); i++ {
+		// A frame of 5 packets per destination, destination by destination
+		// as the fan-out writes them.
+		if _, err := s.write(pkt, to[(i/5)%len(to)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
