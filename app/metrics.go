@@ -13,7 +13,13 @@ var ingestProtocols = []string{"whip", "rtmp", "demo"}
 // newMetrics builds the gateway's /metrics: origin/metrics knows Prometheus,
 // not the gateway, so the streams reach it as snapshots taken here.
 func (a *App) newMetrics() *metrics.Metrics {
-	return metrics.New(metrics.Config{Streams: a.streamMetrics, Protocols: ingestProtocols})
+	return metrics.New(metrics.Config{Streams: a.streamMetrics, Protocols: ingestProtocols, UDPSend: a.udpSend})
+}
+
+// udpSend reads the WebRTC socket's send totals for a scrape.
+func (a *App) udpSend() metrics.UDPSend {
+	s := a.engine.SendStats()
+	return metrics.UDPSend{Datagrams: s.Packets, Trains: s.Trains, Calls: s.Calls, Dropped: s.Dropped}
 }
 
 // streamMetrics snapshots every stream of the registry for a scrape; a

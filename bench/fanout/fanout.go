@@ -59,6 +59,9 @@ type Step struct {
 	LossRate       float64 // Lost / (Received + Lost)
 	QueueDrops     uint64  // packets the gateway dropped at full viewer queues
 	RxMbitPerView  float64 // received bitrate per viewer, Mbit/s (RTP payload + headers)
+	// PacketsPerMessage and PacketsPerCall say how well the gateway's
+	// sends batch: datagrams per GSO train and per system call.
+	PacketsPerMessage, PacketsPerCall float64
 	// ForwardP50 and ForwardP99 are the gateway's arrival-to-send delay.
 	ForwardP50, ForwardP99 time.Duration
 	// FirstFrameP50/P95: POST to the first keyframe's last packet, for
@@ -114,7 +117,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Steps = append(res.Steps, st)
 		cfg.Logger.Info("fanout step", "viewers", st.Viewers, "held", st.Held, "gateway_mcpu", int(st.GatewayMilliCPU),
 			"mcpu_per_viewer", fmt.Sprintf("%.2f", st.MilliCPUPerViewer()), "loss", fmt.Sprintf("%.3f%%", 100*st.LossRate),
-			"forward_p99", st.ForwardP99, "first_frame_p95", st.FirstFrameP95, "loadgen_mcpu", int(st.LoadgenMilliCPU))
+			"forward_p99", st.ForwardP99, "pkts_per_msg", fmt.Sprintf("%.1f", st.PacketsPerMessage), "pkts_per_call", fmt.Sprintf("%.1f", st.PacketsPerCall), "first_frame_p95", st.FirstFrameP95, "loadgen_mcpu", int(st.LoadgenMilliCPU))
 		if !st.Held {
 			break
 		}
@@ -314,6 +317,12 @@ func (r *runner) measure(ctx context.Context, baseRSS int64) (Step, error) {
 	}
 	if n > 0 && st.GatewayMilliCPU <= 0 {
 		return st, errors.New("fanout: the gateway's CPU time did not move: not measuring the gateway")
+	}
+	if msgs := after.view.trains - before.view.trains; msgs > 0 {
+		st.PacketsPerMessage = (after.view.datagrams - before.view.datagrams) / msgs
+	}
+	if calls := after.view.calls - before.view.calls; calls > 0 {
+		st.PacketsPerCall = (after.view.datagrams - before.view.datagrams) / calls
 	}
 	d := after.view.delay.minus(before.view.delay)
 	st.ForwardP50, st.ForwardP99 = d.quantileDuration(0.50), d.quantileDuration(0.99)

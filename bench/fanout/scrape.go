@@ -18,6 +18,8 @@ type gatewayView struct {
 	viewers float64
 	delay   histogram
 	drops   float64 // packets dropped at full viewer queues
+	// The shared socket's send totals (absent: zero).
+	datagrams, trains, calls float64
 }
 
 // histogram is a cumulative Prometheus histogram: counts[i] observations
@@ -96,6 +98,15 @@ func scrape(ctx context.Context, client *http.Client, url, stream string) (gatew
 	}
 	if m := find(fams["frontrow_drops_total"], "stream", stream, "reason", "viewer_queue_full"); m != nil {
 		v.drops = m.GetCounter().GetValue()
+	}
+	for name, dst := range map[string]*float64{
+		"frontrow_webrtc_udp_datagrams_sent_total": &v.datagrams,
+		"frontrow_webrtc_udp_messages_sent_total":  &v.trains,
+		"frontrow_webrtc_udp_send_calls_total":     &v.calls,
+	} {
+		if m := find(fams[name]); m != nil {
+			*dst = m.GetCounter().GetValue()
+		}
 	}
 	m := find(fams["frontrow_webrtc_forward_delay_seconds"], "stream", stream)
 	if m == nil {

@@ -66,10 +66,10 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 	t := report.Table{
 		Title: "WebRTC fan-out: one WHIP publisher (testdata/bench-h264-opus.mp4, ~1.6 Mbit/s), N lean WHEP viewers",
 		Header: []string{"viewers", "held", "gateway mCPU", "mCPU/viewer", "RSS MiB", "KiB/viewer", "loss %", "queue drops",
-			"Mbit/s/viewer", "fwd p50 ms", "fwd p99 ms", "1st frame p50 ms", "1st frame p95 ms", "connect p50 ms", "loadgen mCPU"},
+			"Mbit/s/viewer", "pkts/msg", "pkts/call", "fwd p50 ms", "fwd p99 ms", "1st frame p50 ms", "1st frame p95 ms", "connect p50 ms", "loadgen mCPU"},
 	}
 	b := res.Baseline
-	t.Rows = append(t.Rows, []string{"0", "-", fmt.Sprintf("%.0f", b.GatewayMilliCPU), "-", mib(b.RSS), "-", "-", "-", "-", "-", "-", "-", "-", "-",
+	t.Rows = append(t.Rows, []string{"0", "-", fmt.Sprintf("%.0f", b.GatewayMilliCPU), "-", mib(b.RSS), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
 		fmt.Sprintf("%.0f", b.LoadgenMilliCPU)})
 	for _, s := range res.Steps {
 		held := "yes"
@@ -79,7 +79,7 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 		t.Rows = append(t.Rows, []string{
 			strconv.Itoa(s.Viewers), held, fmt.Sprintf("%.0f", s.GatewayMilliCPU), fmt.Sprintf("%.2f", s.MilliCPUPerViewer()),
 			mib(s.RSS), strconv.FormatInt(s.RSSPerViewer>>10, 10), fmt.Sprintf("%.3f", 100*s.LossRate), strconv.FormatUint(s.QueueDrops, 10),
-			fmt.Sprintf("%.2f", s.RxMbitPerView), ms(s.ForwardP50), ms(s.ForwardP99),
+			fmt.Sprintf("%.2f", s.RxMbitPerView), fmt.Sprintf("%.1f", s.PacketsPerMessage), fmt.Sprintf("%.1f", s.PacketsPerCall), ms(s.ForwardP50), ms(s.ForwardP99),
 			ms(s.FirstFrameP50), ms(s.FirstFrameP95), ms(s.ConnectP50), fmt.Sprintf("%.0f", s.LoadgenMilliCPU),
 		})
 	}
@@ -87,7 +87,7 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 		fmt.Sprintf("Each step held %v after every viewer had its first frame; CPU and RSS of the gateway process from /proc; "+
 			"mCPU/viewer is the whole gateway's load (ingest and packager included) divided by the viewers; KiB/viewer is RSS growth over the no-viewer row.", o.hold),
 		"Loss: RTP sequence gaps seen by the viewers (UDP drops and gateway queue drops alike); queue drops: packets the gateway dropped at full viewer queues.",
-		"fwd: the gateway's arrival-to-send delay histogram (frontrow_webrtc_forward_delay_seconds), interpolated within buckets.",
+		"pkts/msg and pkts/call: datagrams per UDP GSO train and per sendmmsg call on the gateway's shared socket. fwd: the gateway's arrival-to-send delay histogram (frontrow_webrtc_forward_delay_seconds), interpolated within buckets.",
 		fmt.Sprintf("1st frame: %d viewers joined at the step's load, POST to the last packet of their first keyframe. "+
 			"The publisher plays a file and answers the gateway's keyframe requests as an encoder does (it rewinds to its GOP's IDR), so a joiner waits one request, not a GOP.", o.probes),
 		"loadgen mCPU: the benchmark process (publisher and all viewers: real ICE, DTLS and SRTP keys, packets counted without decrypting).",

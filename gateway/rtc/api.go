@@ -60,7 +60,7 @@ type Engine struct {
 	Play *webrtc.API
 
 	conn net.PacketConn
-	mux  ice.UDPMux
+	mux  *udpMux
 }
 
 // New opens the UDP port and builds both APIs.
@@ -149,6 +149,9 @@ func playInterceptors(r *interceptor.Registry) error {
 	r.Add(sr)
 	return nil
 }
+
+// SendStats are the shared socket's send totals.
+func (e *Engine) SendStats() SendStats { return e.mux.SendStats() }
 
 // LocalAddr is the UDP address ICE listens on.
 func (e *Engine) LocalAddr() net.Addr { return e.conn.LocalAddr() }

@@ -79,6 +79,7 @@ type streamCollector struct {
 	inPackets, inBytes, outPackets, outBytes, drops         *prometheus.Desc
 	nacks, retransmits, viewerKeyReqs, keyReqs, parts, segs *prometheus.Desc
 	transcoder, transcoderFrames, forwardDelay              *prometheus.Desc
+	udpDatagrams, udpTrains, udpCalls, udpDropped           *prometheus.Desc
 }
 
 func newStreamCollector(cfg Config) *streamCollector {
@@ -106,6 +107,10 @@ func newStreamCollector(cfg Config) *streamCollector {
 			"stream", "state", "from", "to"),
 		transcoderFrames: desc("audio_transcoder_frames_total", "Audio frames into (in) and out of (out) the stream's audio bridge.",
 			"stream", "direction"),
+		udpDatagrams: desc("webrtc_udp_datagrams_sent_total", "Datagrams sent on the shared WebRTC socket."),
+		udpTrains:    desc("webrtc_udp_messages_sent_total", "Messages those datagrams went in: UDP GSO trains of one peer's packets, or single datagrams."),
+		udpCalls:     desc("webrtc_udp_send_calls_total", "System calls (sendmmsg) that sent them."),
+		udpDropped:   desc("webrtc_udp_send_dropped_total", "Datagrams dropped on the way out: send queue full, or refused by the kernel."),
 		forwardDelay: desc("webrtc_forward_delay_seconds",
 			"Time from a packet's arrival at the gateway to its encryption and send to a WebRTC viewer (first transmissions).", "stream"),
 	}
@@ -115,7 +120,7 @@ func (c *streamCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.streams, c.publishers, c.viewers, c.hlsWaiting, c.inPackets, c.inBytes, c.outPackets, c.outBytes,
 		c.drops, c.nacks, c.retransmits, c.viewerKeyReqs, c.keyReqs, c.parts, c.segs, c.transcoder, c.transcoderFrames,
-		c.forwardDelay,
+		c.forwardDelay, c.udpDatagrams, c.udpTrains, c.udpCalls, c.udpDropped,
 	} {
 		ch <- d
 	}
@@ -130,6 +135,13 @@ func (c *streamCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge(c.streams, float64(len(streams)))
+	if c.cfg.UDPSend != nil {
+		u := c.cfg.UDPSend()
+		counter(c.udpDatagrams, u.Datagrams)
+		counter(c.udpTrains, u.Trains)
+		counter(c.udpCalls, u.Calls)
+		counter(c.udpDropped, u.Dropped)
+	}
 	publishers := map[string]int{}
 	for _, p := range c.cfg.Protocols {
 		publishers[p] = 0

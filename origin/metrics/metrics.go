@@ -36,6 +36,15 @@ type Config struct {
 	// Protocols are the ingest protocols always reported, zero or not, so
 	// that frontrow_publishers has a series per protocol from the start.
 	Protocols []string
+	// UDPSend reads the WebRTC socket's send totals; nil leaves them out.
+	UDPSend func() UDPSend
+}
+
+// UDPSend are the shared WebRTC socket's send totals: datagrams, the
+// messages they went in (GSO trains of one viewer's packets, or single
+// datagrams), the system calls, and the datagrams dropped.
+type UDPSend struct {
+	Datagrams, Trains, Calls, Dropped uint64
 }
 
 // Metrics holds the gateway's registry and the counters updated as things
