@@ -48,6 +48,9 @@ type Step struct {
 	Viewers int
 	Failed  int  // viewers that did not connect or never got a first frame
 	Held    bool // loss and failures stayed under MaxLoss
+	// Note says why a step did not hold when the figures do not (the
+	// gateway lost sessions, or stopped answering its metrics).
+	Note string
 	// GatewayMilliCPU and LoadgenMilliCPU are each process's average load
 	// over the hold, in thousandths of a core.
 	GatewayMilliCPU, LoadgenMilliCPU float64
@@ -102,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("fanout: %w", err)
 	}
-	r := &runner{cfg: cfg, cert: cert}
+	r := &runner{cfg: cfg, cert: cert, first: true}
 	defer r.closeAll()
 
 	var res Result
@@ -117,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Steps = append(res.Steps, st)
 		cfg.Logger.Info("fanout step", "viewers", st.Viewers, "held", st.Held, "gateway_mcpu", int(st.GatewayMilliCPU),
 			"mcpu_per_viewer", fmt.Sprintf("%.2f", st.MilliCPUPerViewer()), "loss", fmt.Sprintf("%.3f%%", 100*st.LossRate),
-			"forward_p99", st.ForwardP99, "pkts_per_msg", fmt.Sprintf("%.1f", st.PacketsPerMessage), "pkts_per_call", fmt.Sprintf("%.1f", st.PacketsPerCall), "first_frame_p95", st.FirstFrameP95, "loadgen_mcpu", int(st.LoadgenMilliCPU))
+			"forward_p99", st.ForwardP99, "pkts_per_msg", fmt.Sprintf("%.1f", st.PacketsPerMessage), "pkts_per_call", fmt.Sprintf("%.1f", st.PacketsPerCall), "first_frame_p95", st.FirstFrameP95, "loadgen_mcpu", int(st.LoadgenMilliCPU), "note", st.Note)
 		if !st.Held {
 			break
 		}
@@ -129,6 +132,7 @@ type runner struct {
 	cfg     Config
 	cert    *loadgen.Certificate
 	viewers []*loadgen.Viewer
+	first   bool // no step measured yet
 }
 
 // step ramps to n viewers and measures.
@@ -137,11 +141,16 @@ func (r *runner) step(ctx context.Context, n int, baseRSS int64) (Step, error) {
 	r.viewers = append(r.viewers, added...)
 	failed += waitFirstFrames(ctx, added, 15*time.Second)
 	if err := r.waitGatewayViewers(ctx, len(r.viewers)); err != nil {
-		return Step{}, err
+		if len(r.viewers) == n && failed == 0 && r.first {
+			return Step{}, err // no load to blame: the measurement is broken
+		}
+		// Overloaded: the gateway dropped sessions or cannot answer.
+		return Step{Viewers: len(r.viewers), Failed: failed, Note: err.Error()}, nil
 	}
+	r.first = false
 	st, err := r.measure(ctx, baseRSS)
 	if err != nil {
-		return st, err
+		return Step{Viewers: len(r.viewers), Failed: failed, Note: err.Error()}, nil
 	}
 	st.Failed = failed
 	st.FirstFrameP50, st.FirstFrameP95, st.ConnectP50, err = r.probe(ctx)

@@ -71,10 +71,14 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 	b := res.Baseline
 	t.Rows = append(t.Rows, []string{"0", "-", fmt.Sprintf("%.0f", b.GatewayMilliCPU), "-", mib(b.RSS), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
 		fmt.Sprintf("%.0f", b.LoadgenMilliCPU)})
+	var stepNotes []string
 	for _, s := range res.Steps {
 		held := "yes"
 		if !s.Held {
 			held = fmt.Sprintf("no (%d failed)", s.Failed)
+		}
+		if s.Note != "" {
+			stepNotes = append(stepNotes, fmt.Sprintf("%d viewers did not hold: %s", s.Viewers, s.Note))
 		}
 		t.Rows = append(t.Rows, []string{
 			strconv.Itoa(s.Viewers), held, fmt.Sprintf("%.0f", s.GatewayMilliCPU), fmt.Sprintf("%.2f", s.MilliCPUPerViewer()),
@@ -92,5 +96,6 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 			"The publisher plays a file and answers the gateway's keyframe requests as an encoder does (it rewinds to its GOP's IDR), so a joiner waits one request, not a GOP.", o.probes),
 		"loadgen mCPU: the benchmark process (publisher and all viewers: real ICE, DTLS and SRTP keys, packets counted without decrypting).",
 	}
+	t.Notes = append(t.Notes, stepNotes...)
 	return t
 }
