@@ -1,11 +1,11 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 )
 
 // maxAUPackets bounds an access unit under assembly, so a publisher that never
@@ -22,8 +22,15 @@ type accessUnit struct {
 // auAssembler rebuilds H264 access units from RTP (RFC 6184) for the HLS tier.
 // A unit with a missing packet is never passed on as if whole: it is dropped,
 // and so is everything up to the next keyframe (ARCHITECTURE: ingest loss).
+//
+// NAL units are copied into two buffers used by turns, so the steady state
+// allocates nothing; a finished unit's NALUs are valid until the next push
+// (the packager copies them in WriteUnit).
 type auAssembler struct {
-	depack  codecs.H264Packet
+	bufs    [2]unitBuf
+	units   [2]accessUnit // finish's results, by buffer
+	w       int           // bufs[w] takes the unit under assembly
+	fuStart int           // where the fragmented NAL unit under assembly starts in it, -1 if none
 	cur     accessUnit
 	packets int
 	broken  bool
@@ -36,7 +43,7 @@ type auAssembler struct {
 }
 
 func newAUAssembler() *auAssembler {
-	return &auAssembler{depack: codecs.H264Packet{IsAVC: true}, waitKeyframe: true}
+	return &auAssembler{fuStart: -1, waitKeyframe: true}
 }
 
 // push adds one packet (already in sequence order) and returns the access
@@ -75,6 +82,7 @@ func (a *auAssembler) push(pkt *rtp.Packet) (done []*accessUnit, lost bool) {
 	}
 	if a.packets == 0 {
 		a.cur = accessUnit{ts: pkt.Timestamp}
+		a.reset()
 	}
 	a.broken = a.broken || gap
 	a.packets++
@@ -96,44 +104,121 @@ func (a *auAssembler) push(pkt *rtp.Packet) (done []*accessUnit, lost bool) {
 	return done, lost
 }
 
+// unitBuf holds one access unit's NAL units back to back.
+type unitBuf struct {
+	data  []byte
+	ends  []int    // where each NAL unit ends in data
+	nalus [][]byte // the finished unit's NAL units, into data
+}
+
+// RTP payload structures (RFC 6184 section 5.2).
+const (
+	rtpSTAPA = 24
+	rtpFUA   = 28
+)
+
+var (
+	errFragment    = errors.New("h264: FU-A fragment without its start")
+	errUnsupported = errors.New("h264: unsupported RTP payload type (only single NAL, STAP-A and FU-A, packetization-mode 1)")
+	errTruncated   = errors.New("h264: truncated STAP-A")
+)
+
+// appendPayload adds an RTP payload's NAL units to the unit under assembly
+// (RFC 6184 sections 5.6 single NAL, 5.7.1 STAP-A, 5.8 FU-A).
 func (a *auAssembler) appendPayload(payload []byte) error {
-	avcc, err := a.depack.Unmarshal(payload)
-	if err != nil {
-		return fmt.Errorf("depacketize h264: %w", err)
+	b := &a.bufs[a.w]
+	t := payload[0] & 0x1F
+	if a.fuStart >= 0 && t != rtpFUA {
+		return errFragment // the fragmented unit never ended
 	}
-	if len(avcc) == 0 {
-		return nil // inside a fragmented NAL unit (FU-A)
+	switch {
+	case t >= 1 && t <= 23:
+		a.addNALU(payload)
+	case t == rtpSTAPA:
+		for p := 1; p < len(payload); {
+			if p+2 > len(payload) {
+				return errTruncated
+			}
+			size := int(payload[p])<<8 | int(payload[p+1])
+			p += 2
+			if size == 0 || p+size > len(payload) {
+				return errTruncated
+			}
+			a.addNALU(payload[p : p+size])
+			p += size
+		}
+	case t == rtpFUA:
+		if len(payload) < 3 {
+			return errTruncated
+		}
+		start, end := payload[1]&0x80 != 0, payload[1]&0x40 != 0
+		switch {
+		case start && a.fuStart >= 0:
+			return errFragment
+		case start:
+			b.data = append(b.data, payload[0]&0xE0|payload[1]&0x1F) // the NAL header (F, NRI, type)
+			a.fuStart = len(b.data) - 1
+		case a.fuStart < 0:
+			return errFragment
+		}
+		b.data = append(b.data, payload[2:]...)
+		if end {
+			b.ends = append(b.ends, len(b.data))
+			a.fuStart = -1
+		}
+	default:
+		return fmt.Errorf("%w: type %d", errUnsupported, t)
 	}
-	var nalus h264.AVCC
-	if err := nalus.Unmarshal(avcc); err != nil {
-		return fmt.Errorf("split h264 nal units: %w", err)
-	}
-	a.cur.nalus = append(a.cur.nalus, nalus...)
 	return nil
+}
+
+func (a *auAssembler) addNALU(n []byte) {
+	b := &a.bufs[a.w]
+	b.data = append(b.data, n...)
+	b.ends = append(b.ends, len(b.data))
+}
+
+// reset empties the buffer of the unit under assembly, keeping its memory.
+func (a *auAssembler) reset() {
+	b := &a.bufs[a.w]
+	b.data, b.ends, a.fuStart = b.data[:0], b.ends[:0], -1
 }
 
 // finish closes the unit under assembly.
 func (a *auAssembler) finish() (*accessUnit, bool) {
 	cur, broken := a.cur, a.broken
 	a.cur, a.packets, a.broken = accessUnit{}, 0, false
-	if broken {
-		// A fragmented NAL unit may be half-buffered in the depacketizer.
-		a.depack = codecs.H264Packet{IsAVC: true}
+	if broken || a.fuStart >= 0 { // a NAL unit cut short is a loss too
+		a.reset()
 		// A loss is reported once until a unit gets through again: more
 		// broken units while recovering change nothing.
 		report := !a.lossReported
 		a.waitKeyframe, a.lossReported = true, true
 		return nil, report
 	}
-	if len(cur.nalus) == 0 {
+	idx := a.w
+	b := &a.bufs[idx]
+	b.nalus = b.nalus[:0]
+	for i, end := range b.ends {
+		start := 0
+		if i > 0 {
+			start = b.ends[i-1]
+		}
+		b.nalus = append(b.nalus, b.data[start:end:end])
+	}
+	a.w ^= 1 // the next unit goes to the other buffer: this one's bytes stay
+	if len(b.nalus) == 0 {
 		return nil, false
 	}
+	cur.nalus = b.nalus
 	cur.keyframe = h264.IsRandomAccess(cur.nalus)
 	if a.waitKeyframe && !cur.keyframe {
 		return nil, false
 	}
 	a.waitKeyframe, a.lossReported = false, false
-	return &cur, false
+	out := &a.units[idx] // reused by turns, as the buffers
+	*out = cur
+	return out, false
 }
 
 // startsUnit tells whether an RTP payload visibly begins an access unit: an

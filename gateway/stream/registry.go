@@ -36,6 +36,9 @@ func ValidName(name string) bool { return validName.MatchString(name) && name !=
 type UnitSink interface {
 	// SetTracks starts a publication; a second call means the publisher came back.
 	SetTracks(packager.Tracks) error
+	// WriteUnit takes one access unit; its NALUs and Payload are the
+	// caller's again once it returns (the ingest reuses their memory), so
+	// a sink that keeps them copies them.
 	WriteUnit(packager.Unit) error
 	// End says the stream is over (its grace period ran out).
 	End()
