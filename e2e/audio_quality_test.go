@@ -48,20 +48,6 @@ const (
 // audioRace is set under the race detector (audio_race_test.go).
 var audioRace bool
 
-// webrtcAVAllowance is what the WebRTC tier's sync may lose beyond
-// maxAVOffset under the race detector. A viewer maps RTP time to wall time
-// through the RTCP sender reports, which pion builds from when each packet
-// is sent: transcoded audio leaves the gateway once a whole 20 ms Opus
-// frame is there (about 10 ms after its first sample on average) plus the
-// transcoder's processing time, and a browser plays it that much late.
-// Instrumented, the codecs take about 8 ms more per frame.
-func webrtcAVAllowance() time.Duration {
-	if audioRace {
-		return 15 * time.Millisecond
-	}
-	return 0
-}
-
 // sineFile is H264 + AAC-LC 44.1 kHz stereo with silence until sineOnset,
 // then a 1 kHz tone starting at phase 0; its video has an IDR at the onset
 // (testdata/README.md).
@@ -383,7 +369,9 @@ func TestAudioRTMPToWebRTCAndHLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("WebRTC: %d audio and %d video sender reports", na, nv)
-	checkAV(t, "WebRTC", aWall.Sub(vWall), halfRise, webrtcAVAllowance())
+	// The reports map RTP time to capture time, not to when the transcoded
+	// audio left the gateway: no allowance for the bridge's delay.
+	checkAV(t, "WebRTC", aWall.Sub(vWall), halfRise, 0)
 
 	// HLS: the same AAC, from gohlslib's client.
 	hv, ha, err := hls.waitFor(ctx, "audio past the measured stretch", func(v, a []hlsUnit) bool {

@@ -2,6 +2,6 @@
 
 package e2e
 
-// Under -race the pure-Go codecs run several times slower, and a WebRTC
-// viewer's sync sees their processing time (see webrtcAVAllowance).
+// Under -race the pure-Go codecs run several times slower: tests that
+// time them allow for it.
 func init() { audioRace = true }

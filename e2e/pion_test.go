@@ -32,6 +32,13 @@ func clientAPI(t testing.TB) *webrtc.API { return clientAPIWith(t, nil) }
 // clientAPIWith is clientAPI with extra settings.
 func clientAPIWith(t testing.TB, tweak func(*webrtc.SettingEngine)) *webrtc.API {
 	t.Helper()
+	return clientAPIInterceptors(t, webrtc.RegisterDefaultInterceptors, tweak)
+}
+
+// clientAPIInterceptors is clientAPIWith with the interceptors register
+// sets up instead of pion's defaults.
+func clientAPIInterceptors(t testing.TB, register func(*webrtc.MediaEngine, *interceptor.Registry) error, tweak func(*webrtc.SettingEngine)) *webrtc.API {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
@@ -46,7 +53,7 @@ func clientAPIWith(t testing.TB, tweak func(*webrtc.SettingEngine)) *webrtc.API 
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+	if err := register(m, reg); err != nil {
 		t.Fatal(err)
 	}
 	var s webrtc.SettingEngine

@@ -56,7 +56,8 @@ type Engine struct {
 	// Publish builds WHIP publishers' peer connections: receive only, with
 	// NACK generation and receiver reports toward the publisher.
 	Publish *webrtc.API
-	// Play builds WHEP viewers' peer connections: send only, with sender reports.
+	// Play builds WHEP viewers' peer connections: send only, no
+	// interceptors (the viewer sends its own sender reports).
 	Play *webrtc.API
 
 	conn net.PacketConn
@@ -138,17 +139,12 @@ func publishInterceptors(r *interceptor.Registry) error {
 	return nil
 }
 
-// playInterceptors send RTCP sender reports so players can sync audio and
-// video and measure delay. NACKs are answered by the stream's shared
-// retransmission buffer, not a per-viewer copy.
-func playInterceptors(r *interceptor.Registry) error {
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return err
-	}
-	r.Add(sr)
-	return nil
-}
+// playInterceptors are none: a viewer's RTCP sender reports come from the
+// stream's capture clock (gateway/whep), not from pion's report interceptor,
+// which maps timestamps to send times at a lock and a clock read per packet
+// per viewer; NACKs are answered by the stream's shared retransmission
+// buffer, not a per-viewer copy.
+func playInterceptors(*interceptor.Registry) error { return nil }
 
 // SendStats are the shared socket's send totals.
 func (e *Engine) SendStats() SendStats { return e.mux.SendStats() }

@@ -209,8 +209,12 @@ func (p *Publisher) bridgeToWebRTC(f audio.Frame) {
 		a.packetizer = newUnitPacketizer(audioClockRate)
 	}
 	u := packager.Unit{Kind: packager.KindAudio, DTS: f.PTS, PTS: f.PTS, Keyframe: true, Payload: f.Payload, Arrival: f.Arrival}
+	// The frame's PTS is the source audio's, on the stream clock: viewers'
+	// sender reports map the Opus timestamps to when the sound was
+	// captured, not to when the transcoder got the frame out.
+	capture := p.stream.epoch.Add(f.PTS)
 	for _, pkt := range a.packetizer.packets(packager.KindAudio, &u, first) {
-		p.stream.forward(packager.KindAudio, a.track.ingest(pkt, f.Arrival, uint32(p.session)))
+		p.stream.forward(packager.KindAudio, a.track.ingest(pkt, f.Arrival, capture, uint32(p.session)))
 	}
 }
 

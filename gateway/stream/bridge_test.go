@@ -103,6 +103,13 @@ func TestBridgeAACToWebRTC(t *testing.T) {
 		if h.Marker != (i == 0) {
 			t.Errorf("packet %d: marker %v", i, h.Marker)
 		}
+		// Its capture time is where its audio is on the stream clock, as
+		// its timestamp says (viewers' sender reports map it), not when
+		// the transcoder got it out.
+		at := time.Duration(int64(h.Timestamp-base)) * time.Second / 48000
+		if d := vp.p.Capture.Sub(gwBase) - at; d.Abs() > 21*time.Microsecond {
+			t.Errorf("packet %d: captured at stream time %v, its timestamp says %v", i, vp.p.Capture.Sub(gwBase), at)
+		}
 		if i > 0 && (h.Timestamp-pkts[i-1].p.Header.Timestamp != 960 || h.SequenceNumber != pkts[i-1].p.Header.SequenceNumber+1) {
 			t.Errorf("packet %d: timestamp +%d, sequence +%d; want 960 and 1", i,
 				h.Timestamp-pkts[i-1].p.Header.Timestamp, h.SequenceNumber-pkts[i-1].p.Header.SequenceNumber)

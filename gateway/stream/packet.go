@@ -22,4 +22,10 @@ type Packet struct {
 	// Arrival is when the packet reached the gateway; forwarding delay is
 	// measured from it.
 	Arrival time.Time
+	// Capture is when the media of Header.Timestamp was captured, on the
+	// gateway's clock (the publisher's sender reports, or arrival, mapped
+	// as for the HLS tier); zero while the publisher's clock is not known.
+	// Viewers' RTCP sender reports map output timestamps to it, so players
+	// sync audio with video and measure latency from capture.
+	Capture time.Time
 }

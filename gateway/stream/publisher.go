@@ -50,6 +50,24 @@ type videoIngest struct {
 	lastKeyframe time.Duration
 	// packetizer builds RTP from units for unit sources (WriteUnit).
 	packetizer *unitPacketizer
+	// capTS and capWall cache the newest timestamp's capture time: a
+	// frame's packets share it, so the clock is asked once per frame.
+	capTS   uint32
+	capWall time.Time
+}
+
+// captureTime is when the sample with RTP timestamp ts was captured, on the
+// gateway's clock; zero while the clock waits for its first sender report.
+func (v *videoIngest) captureTime(ts uint32, arrival time.Time) time.Time {
+	if ts == v.capTS && !v.capWall.IsZero() {
+		return v.capWall
+	}
+	wall, ok := v.clock.wallTime(ts, arrival)
+	if !ok {
+		return time.Time{} // not cached: an SR may sync the clock at the next packet
+	}
+	v.capTS, v.capWall = ts, wall
+	return wall
 }
 
 type audioIngest struct {
@@ -97,14 +115,20 @@ func (p *Publisher) WriteRTP(kind packager.Kind, pkt *rtp.Packet, arrival time.T
 	p.stream.countIn(kind, len(pkt.Payload))
 	switch {
 	case kind == packager.KindVideo && p.video != nil:
-		out := p.video.track.ingest(pkt, arrival, uint32(p.session))
+		out := p.video.track.ingest(pkt, arrival, p.video.captureTime(pkt.Timestamp, arrival), uint32(p.session))
 		p.stream.forward(kind, out)
 		p.writeVideoUnit(pkt, arrival)
 	case kind == packager.KindAudio && p.audio != nil:
-		if p.audio.track != nil && p.audio.forward {
-			p.stream.forward(kind, p.audio.track.ingest(pkt, arrival, uint32(p.session)))
+		var wall time.Time // zero: empty, or the clock waits for its first SR
+		if len(pkt.Payload) > 0 {
+			if w, ok := p.audio.clock.wallTime(pkt.Timestamp, arrival); ok {
+				wall = w
+			}
 		}
-		p.writeAudioUnit(pkt, arrival)
+		if p.audio.track != nil && p.audio.forward {
+			p.stream.forward(kind, p.audio.track.ingest(pkt, arrival, wall, uint32(p.session)))
+		}
+		p.writeAudioUnit(pkt, wall, arrival)
 	default:
 		return fmt.Errorf("stream %s: publisher has no %s track", p.stream.name, kind)
 	}
@@ -136,8 +160,8 @@ func (p *Publisher) writeVideoUnit(pkt *rtp.Packet, arrival time.Time) {
 
 func (p *Publisher) writeAccessUnit(au *accessUnit, arrival time.Time) {
 	v := p.video
-	wall, ok := v.clock.wallTime(au.ts, arrival)
-	if !ok {
+	wall := v.captureTime(au.ts, arrival)
+	if wall.IsZero() {
 		return // waiting for the first sender report
 	}
 	pts := wall.Sub(p.stream.epoch)
@@ -189,12 +213,10 @@ func (p *Publisher) keyframeDue(keyframe bool, pts time.Duration) {
 	}
 }
 
-func (p *Publisher) writeAudioUnit(pkt *rtp.Packet, arrival time.Time) {
-	if len(pkt.Payload) == 0 {
-		return
-	}
-	wall, ok := p.audio.clock.wallTime(pkt.Timestamp, arrival)
-	if !ok {
+// writeAudioUnit takes one audio packet to the HLS tier; wall is its
+// capture time, zero if the packet is empty or the clock not yet synced.
+func (p *Publisher) writeAudioUnit(pkt *rtp.Packet, wall, arrival time.Time) {
+	if wall.IsZero() {
 		return
 	}
 	pts := wall.Sub(p.stream.epoch)

@@ -53,8 +53,9 @@ func (t *Track) newSession() {
 }
 
 // ingest rewrites a publisher's packet onto the output timeline and keeps it
-// for retransmission. The returned packet is shared by all viewers.
-func (t *Track) ingest(in *rtp.Packet, arrival time.Time, session uint32) *Packet {
+// for retransmission. The returned packet is shared by all viewers; capture
+// is when its media was captured (zero if unknown), see Packet.Capture.
+func (t *Track) ingest(in *rtp.Packet, arrival, capture time.Time, session uint32) *Packet {
 	p := &Packet{
 		Session: session,
 		Header: rtp.Header{
@@ -64,6 +65,7 @@ func (t *Track) ingest(in *rtp.Packet, arrival time.Time, session uint32) *Packe
 		},
 		Payload: in.Payload,
 		Arrival: arrival,
+		Capture: capture,
 	}
 	if t.kind == packager.KindVideo {
 		p.Keyframe = startsKeyframe(in.Payload)

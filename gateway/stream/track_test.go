@@ -33,7 +33,7 @@ func TestTrackIngest(t *testing.T) {
 			}
 			in.SSRC, in.PayloadType = 0xdeadbeef, 102
 			at := time.Unix(100, 0)
-			p := tr.ingest(&in, at, 7)
+			p := tr.ingest(&in, at, time.Time{}, 7)
 			if p.Keyframe != tc.wantKey {
 				t.Errorf("Keyframe = %v, want %v", p.Keyframe, tc.wantKey)
 			}
@@ -58,7 +58,7 @@ func TestTrackRetransmission(t *testing.T) {
 	var sent []*Packet
 	for i := range retransmitSlots + 10 {
 		seq := first + uint16(i)
-		sent = append(sent, tr.ingest(&rtp.Packet{Header: rtp.Header{SequenceNumber: seq}, Payload: []byte{1}}, at, 1))
+		sent = append(sent, tr.ingest(&rtp.Packet{Header: rtp.Header{SequenceNumber: seq}, Payload: []byte{1}}, at, time.Time{}, 1))
 	}
 	newest := first + retransmitSlots + 9
 	tests := []struct {

@@ -2,7 +2,9 @@ package whep
 
 import (
 	"sync"
+	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -24,6 +26,9 @@ type outTrack struct {
 	pt     uint8
 	writer webrtc.TrackLocalWriter
 	hdr    rtp.Header // reused per packet: no allocation per send
+
+	// rep is the writer goroutine's (send and senderReport): not under mu.
+	rep reporter
 }
 
 func newOutTrack(src *stream.Track) *outTrack {
@@ -66,9 +71,10 @@ func (t *outTrack) StreamID() string { return "frontrow" }
 // Kind is audio or video.
 func (t *outTrack) Kind() webrtc.RTPCodecType { return t.kind }
 
-// send writes one shared packet with this viewer's SSRC and payload type.
+// send writes one shared packet with this viewer's SSRC and payload type,
+// and counts it for the sender reports; resend marks a retransmission.
 // Only the viewer's writer goroutine calls it.
-func (t *outTrack) send(p *stream.Packet) error {
+func (t *outTrack) send(p *stream.Packet, resend bool) error {
 	t.mu.Lock()
 	w := t.writer
 	t.hdr = p.Header
@@ -77,6 +83,15 @@ func (t *outTrack) send(p *stream.Packet) error {
 	if w == nil {
 		return nil
 	}
-	_, err := w.WriteRTP(&t.hdr, p.Payload)
-	return err
+	if _, err := w.WriteRTP(&t.hdr, p.Payload); err != nil {
+		return err
+	}
+	t.rep.sent(t.hdr.SSRC, p, resend)
+	return nil
+}
+
+// senderReport returns the track's RTCP sender report due at now, if any
+// (see reporter.report). Only the viewer's writer goroutine calls it.
+func (t *outTrack) senderReport(now time.Time) (rtcp.SenderReport, bool) {
+	return t.rep.report(t.src.ClockRate(), now)
 }

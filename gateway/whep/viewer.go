@@ -29,8 +29,9 @@ type queued struct {
 }
 
 // viewer is one WHEP session: a peer connection fed from the stream through
-// a bounded queue by its own writer goroutine. Its goroutines (the
-// supervisor, the writer, one RTCP reader per track) end before Close returns.
+// a bounded queue by its own writer goroutine, which also sends the RTCP
+// sender reports. Its goroutines (the supervisor, the writer, one RTCP
+// reader per track) end before Close returns.
 type viewer struct {
 	st     *stream.Stream
 	pc     *webrtc.PeerConnection
@@ -200,16 +201,35 @@ func (v *viewer) write() {
 				videoStarted = true
 				v.log.Debug("viewer first keyframe", "after", time.Since(v.joined).Round(time.Millisecond))
 			}
-			if err := t.send(q.p); err != nil {
+			if err := t.send(q.p, q.resend); err != nil {
 				v.shutdown("send failed: " + err.Error())
 				return
 			}
+			now := time.Now() // one clock read per packet, for the delay and the reports
 			if !q.resend && !q.p.Arrival.IsZero() {
-				v.delay.Observe(time.Since(q.p.Arrival))
+				v.delay.Observe(now.Sub(q.p.Arrival))
 			}
 			v.sent.Add(1)
 			v.sentBytes.Add(uint64(len(q.p.Payload)))
+			v.report(t, now)
 		}
+	}
+}
+
+// report sends the track's RTCP sender report if one is due: driven by the
+// packets sent, from the writer goroutine, so a viewer costs no timer and
+// reports stop when its media does (RFC 3550 section 6.4: SRs are for
+// active senders).
+func (v *viewer) report(t *outTrack, now time.Time) {
+	sr, ok := t.senderReport(now)
+	if !ok {
+		return
+	}
+	if err := v.pc.WriteRTCP([]rtcp.Packet{&sr}); err != nil {
+		// Not fatal: RTP goes over the same transport, and the next
+		// packet's write ends the session if it is broken (closed); a lost
+		// report only delays the player's sync by one interval.
+		v.log.Debug("whep: sender report not sent", "kind", t.src.Kind(), "err", err)
 	}
 }
 
