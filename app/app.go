@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -161,7 +162,10 @@ func New(cfg Config) (*App, error) {
 		// WebRTC encoders send keyframes only when asked: ask once per
 		// segment so every HLS segment can start on one.
 		KeyframeInterval: cfg.SegmentTarget,
-		Logger:           cfg.Logger,
+		// One fan-out worker per core: viewers' sends never block, so a
+		// few goroutines serve them all.
+		FanoutWorkers: runtime.GOMAXPROCS(0),
+		Logger:        cfg.Logger,
 		NewSink: func(name string, epoch time.Time) (stream.UnitSink, error) {
 			onPart := a.metrics.ObservePart
 			if observe := cfg.OnPart; observe != nil {
