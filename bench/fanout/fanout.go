@@ -105,7 +105,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("fanout: %w", err)
 	}
-	r := &runner{cfg: cfg, cert: cert, first: true}
+	// One drainer reads every viewer's socket in turn: the load generator
+	// wakes once per tick, not once per viewer.
+	r := &runner{cfg: cfg, cert: cert, first: true, drainer: loadgen.NewDrainer(0)}
 	defer r.closeAll()
 
 	var res Result
@@ -133,6 +135,7 @@ type runner struct {
 	cert    *loadgen.Certificate
 	viewers []*loadgen.Viewer
 	first   bool // no step measured yet
+	drainer *loadgen.Drainer
 }
 
 // step ramps to n viewers and measures.
@@ -176,7 +179,7 @@ func (r *runner) dial(ctx context.Context, count int) (ok []*loadgen.Viewer, fai
 			defer wg.Done()
 			for range jobs {
 				dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				v, err := loadgen.Dial(dctx, loadgen.Config{URL: r.cfg.WHEPURL, HTTPClient: r.cfg.HTTPClient, Certificate: r.cert})
+				v, err := loadgen.Dial(dctx, loadgen.Config{URL: r.cfg.WHEPURL, HTTPClient: r.cfg.HTTPClient, Certificate: r.cert, Drainer: r.drainer})
 				cancel()
 				mu.Lock()
 				if err != nil {
@@ -365,7 +368,7 @@ func (r *runner) probe(ctx context.Context) (p50, p95, connect50 time.Duration, 
 			}
 			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			v, err := loadgen.Dial(dctx, loadgen.Config{URL: r.cfg.WHEPURL, HTTPClient: r.cfg.HTTPClient, Certificate: r.cert})
+			v, err := loadgen.Dial(dctx, loadgen.Config{URL: r.cfg.WHEPURL, HTTPClient: r.cfg.HTTPClient, Certificate: r.cert, Drainer: r.drainer})
 			if err != nil {
 				out <- outcome{err: err}
 				return

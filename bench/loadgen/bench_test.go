@@ -71,22 +71,27 @@ func gatewayProcess(tb testing.TB) string {
 		if err := stdin.Close(); err != nil {
 			tb.Errorf("gateway stdin: %v", err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		// Wait closes stdout: read it to its end (the child's exit) first.
+		exited := make(chan [2]error, 1)
+		go func() {
+			rerr := <-drained
+			exited <- [2]error{rerr, cmd.Wait()}
+		}()
+		var errs [2]error
 		select {
-		case err := <-exited:
-			if err != nil {
-				tb.Errorf("gateway process: %v", err)
-			}
+		case errs = <-exited:
 		case <-time.After(20 * time.Second):
 			tb.Errorf("gateway process did not stop within 20 s; killing it")
 			if err := cmd.Process.Kill(); err != nil {
 				tb.Errorf("kill gateway: %v", err)
 			}
-			<-exited
+			errs = <-exited
 		}
-		if err := <-drained; err != nil {
-			tb.Errorf("gateway stdout: %v", err)
+		if errs[0] != nil {
+			tb.Errorf("gateway stdout: %v", errs[0])
+		}
+		if errs[1] != nil {
+			tb.Errorf("gateway process: %v", errs[1])
 		}
 	})
 	select {
@@ -101,7 +106,8 @@ func gatewayProcess(tb testing.TB) string {
 // BenchmarkViewers measures what a viewer costs the load generator: CPU
 // (getrusage of this process, the gateway runs in a child) and heap per
 // viewer, with LOADGEN_VIEWERS (default 100) viewers of the demo stream
-// and Config.ReadInterval LOADGEN_READ_INTERVAL (default 0: 100 ms);
+// and Config.ReadInterval LOADGEN_READ_INTERVAL (default 0: 100 ms), each
+// draining its own socket or, with LOADGEN_DRAINER=1, all on one Drainer;
 // LOADGEN_CPUPROFILE names a file for a CPU profile of the measured
 // seconds alone. Each iteration is one second of watching:
 //
@@ -121,6 +127,10 @@ func BenchmarkViewers(b *testing.B) {
 			b.Fatalf("LOADGEN_READ_INTERVAL=%q: %v", s, err)
 		}
 	}
+	var drainer *Drainer
+	if os.Getenv("LOADGEN_DRAINER") == "1" {
+		drainer = NewDrainer(interval)
+	}
 	base := gatewayProcess(b)
 	cert, err := NewCertificate()
 	if err != nil {
@@ -133,7 +143,7 @@ func BenchmarkViewers(b *testing.B) {
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	viewers := dialAll(ctx, b, n, 16, Config{URL: base + "/whep/demo", HTTPClient: client, Certificate: cert, ReadInterval: interval})
+	viewers := dialAll(ctx, b, n, 16, Config{URL: base + "/whep/demo", HTTPClient: client, Certificate: cert, ReadInterval: interval, Drainer: drainer})
 	for i, v := range viewers {
 		select {
 		case <-v.FirstFrame():
@@ -180,6 +190,7 @@ func BenchmarkViewers(b *testing.B) {
 	b.ReportMetric(perViewer(float64(s1.Bytes-s0.Bytes)*8/1000/secs), "kbit/s/viewer")
 	b.ReportMetric(perViewer(float64(after.HeapInuse)-float64(before.HeapInuse))/1024, "heapKiB/viewer")
 	b.ReportMetric(float64(s1.Lost), "lost")
-	b.Logf("%d viewers for %.1f s: %.3f mCPU each (%.1f%% of one core in all), %d packets, %d lost, %d goroutines",
-		n, secs, mcpu, mcpu*float64(n)/10, s1.Packets-s0.Packets, s1.Lost, runtime.NumGoroutine())
+	b.ReportMetric(perViewer(float64(s1.Trains-s0.Trains)/secs), "trains/s/viewer")
+	b.Logf("%d viewers for %.1f s: %.3f mCPU each (%.1f%% of one core in all), %d packets (%d GRO trains), %d lost, %d goroutines",
+		n, secs, mcpu, mcpu*float64(n)/10, s1.Packets-s0.Packets, s1.Trains-s0.Trains, s1.Lost, runtime.NumGoroutine())
 }

@@ -17,13 +17,28 @@
 // decrypted and found whole (to measure time to first frame), packets are
 // only classified by their first byte (RFC 7983) and counted from their
 // cleartext RTP header. One viewer is one UDP socket and one reader
-// goroutine, with no allocation per packet once the first frame is in.
+// goroutine (which a Drainer relieves, below), with no allocation per
+// packet once the first frame is in.
 //
 // Until then the reader takes each datagram as it arrives, so arrival times
 // are exact. After it, on Linux, the socket leaves Go's netpoller (which
-// would wake a thread per datagram) and the reader drains it with recvmmsg
-// once per Config.ReadInterval, every viewer on the same clock tick, so
-// that a thousand viewers cost the process a few dozen wake-ups a second
-// rather than a few hundred thousand. Consent checks are answered at the
-// next tick, well within the gateway's patience.
+// would wake a thread per datagram) and is drained with recvmmsg once per
+// Config.ReadInterval, every viewer on the same clock tick, so that a
+// thousand viewers cost the process a few dozen wake-ups a second rather
+// than a few hundred thousand: by the viewer's reader goroutine, or, for
+// viewers sharing a Drainer, by its one goroutine, one viewer after the
+// other. Consent checks are answered at the next tick, well within the
+// gateway's patience.
+//
+// On Linux the socket has UDP_GRO on: the gateway sends each viewer's
+// packets in UDP GSO trains, which the receiving kernel would otherwise
+// split into datagrams, on loopback in the gateway's own system call,
+// charging the gateway for work that viewers' machines do. A train then
+// arrives as one datagram, with its segment size in a control message, and
+// the viewer cuts it up and counts each packet as if it had come alone
+// (Stats.Trains says how many came so). Such a datagram can be 64 KiB, and
+// must be read whole: a viewer that drains its own socket keeps a buffer
+// that size and reads one datagram per system call, a Drainer has one set
+// of buffers for all its viewers. Where the kernel refuses UDP_GRO, the
+// viewer reads as before, datagram by datagram.
 package loadgen

@@ -29,6 +29,7 @@ type firstFrame struct {
 	pending []pendingPacket
 	plain   []byte
 	pkt     rtp.Packet
+	at      time.Time // arrival of the datagram being handled
 
 	inFrame bool
 	ts      uint32

@@ -320,14 +320,21 @@ func TestSTUNResponder(t *testing.T) {
 
 // TestSteadyStateNoAllocs: once the first frame is in, receiving and
 // counting a packet allocates nothing, socket read included, and neither
-// does answering a consent check; read packet by packet or in batches.
+// does answering a consent check; read packet by packet or in batches, by
+// the viewer or its Drainer, with UDP_GRO (where the kernel has it) or not.
 func TestSteadyStateNoAllocs(t *testing.T) {
-	for _, interval := range []time.Duration{-1, time.Millisecond} {
-		t.Run(fmt.Sprint("interval ", interval), func(t *testing.T) { testSteadyState(t, interval) })
+	for _, c := range []struct {
+		interval     time.Duration
+		drainer, gro bool
+	}{
+		{-1, false, true}, {time.Millisecond, false, true}, {time.Millisecond, false, false}, {time.Millisecond, true, true},
+	} {
+		name := fmt.Sprintf("interval %v drainer %v gro %v", c.interval, c.drainer, c.gro)
+		t.Run(name, func(t *testing.T) { testSteadyState(t, c.interval, c.drainer, c.gro) })
 	}
 }
 
-func testSteadyState(t *testing.T, interval time.Duration) {
+func testSteadyState(t *testing.T, interval time.Duration, drainer, gro bool) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -336,6 +343,12 @@ func testSteadyState(t *testing.T, interval time.Duration) {
 	v := &Viewer{
 		conn: conn, interval: interval, firstFrameCh: make(chan struct{}), stop: make(chan struct{}),
 		checked: make(chan struct{}, 1), responder: newSTUNResponder("mine", pwd),
+	}
+	if gro {
+		v.gro = enableGRO(conn)
+	}
+	if drainer {
+		v.drainer = NewDrainer(interval)
 	}
 	v.stunIn.Raw = make([]byte, 0, stunBufSize)
 	v.media.Store(&mediaMap{videoSSRC: []uint32{1}, audioSSRC: []uint32{2}})

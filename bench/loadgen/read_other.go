@@ -2,15 +2,29 @@
 
 package loadgen
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+)
 
-// rawSocket is Linux's (read_linux.go); elsewhere the socket stays v.conn.
-type rawSocket struct{}
+// rawSocket and batch are Linux's (read_linux.go); elsewhere the socket
+// stays v.conn and each packet is read as it arrives.
+type (
+	rawSocket struct{}
+	batch     struct{}
+)
+
+func (rawSocket) close() error { return nil }
+
+// enableGRO: UDP_GRO is Linux's.
+func enableGRO(*net.UDPConn) bool { return false }
+
+// groSegment: without UDP_GRO every datagram came alone.
+func groSegment([]byte) int { return 0 }
 
 // readBatched reads each packet as it arrives: the batched drain needs
 // Linux's recvmmsg.
-func (v *Viewer) readBatched() error {
-	buf := make([]byte, readBufSize)
+func (v *Viewer) readBatched(buf []byte) error {
 	for {
 		n, from, err := v.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {

@@ -19,6 +19,13 @@ type Stats struct {
 	Lost uint64
 	// RTCP counts SRTCP packets (sender reports), kept out of Packets.
 	RTCP uint64
+	// Trains counts the datagrams that carried more than one packet: runs
+	// of packets the gateway sent as one UDP GSO train and the kernel left
+	// whole (UDP_GRO, Linux). Each packet of a train is counted as if it
+	// had come alone. Zero where the kernel refuses UDP_GRO: it then splits
+	// trains into datagrams on arrival (on loopback, in the sender's
+	// system call).
+	Trains uint64
 	// DecryptErrors counts packets that failed SRTP authentication while
 	// the first keyframe was looked for; non-zero means wrong keys.
 	DecryptErrors uint64
@@ -34,15 +41,15 @@ type Stats struct {
 // counters are a viewer's Stats as atomics: written by the reader
 // goroutine (and Dial), read by Stats at any time.
 type counters struct {
-	packets, bytes, video, audio, lost, rtcp, decryptErrors atomic.Uint64
-	connected, firstFrame                                   atomic.Int64
+	packets, bytes, video, audio, lost, rtcp, trains, decryptErrors atomic.Uint64
+	connected, firstFrame                                           atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Packets: c.packets.Load(), Bytes: c.bytes.Load(),
 		Video: c.video.Load(), Audio: c.audio.Load(),
-		Lost: c.lost.Load(), RTCP: c.rtcp.Load(), DecryptErrors: c.decryptErrors.Load(),
+		Lost: c.lost.Load(), RTCP: c.rtcp.Load(), Trains: c.trains.Load(), DecryptErrors: c.decryptErrors.Load(),
 		Connected:  time.Duration(c.connected.Load()),
 		FirstFrame: time.Duration(c.firstFrame.Load()),
 	}

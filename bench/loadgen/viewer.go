@@ -22,6 +22,12 @@ import (
 const (
 	// readBufSize holds any datagram the gateway sends (its MTU is 1200).
 	readBufSize = 2048
+	// maxDatagram holds any datagram at all, as a UDP GRO run of packets
+	// may be (Linux coalesces up to 64 KiB).
+	maxDatagram = 1 << 16
+	// oobSize is the room for a datagram's control messages: the one asked
+	// for is UDP_GRO's segment size (24 bytes on 64-bit Linux).
+	oobSize = 64
 	// defaultDialTimeout bounds Dial when its context has no deadline.
 	defaultDialTimeout = 30 * time.Second
 	// deleteTimeout bounds the DELETE that Close sends.
@@ -55,8 +61,16 @@ type Config struct {
 	// ReadInterval is how long the reader sleeps between drains of the
 	// socket once the first keyframe is in: longer spares CPU (fewer
 	// wake-ups), Stats and consent answers lag by up to it. 0 means 100 ms;
-	// negative reads each packet as it arrives.
+	// negative reads each packet as it arrives (and leaves Drainer
+	// unused). With a Drainer, the Drainer's interval is used instead.
 	ReadInterval time.Duration
+	// Drainer, if set, drains the viewer's socket once the first keyframe
+	// is in, together with the other viewers that share it: one goroutine
+	// and one set of buffers for them all. Share one across many viewers.
+	// Nil: the viewer drains its socket on its own goroutine, which costs
+	// it, with UDP_GRO on (Linux), a 64 KiB buffer (a datagram may carry a
+	// whole GSO train) and a system call per datagram.
+	Drainer *Drainer
 }
 
 // Viewer is one WHEP session held with the least work that keeps it real:
@@ -69,6 +83,8 @@ type Viewer struct {
 	start    time.Time // POST sent; read by the reader only after keys is set
 	resource string    // the session URL (Location), once the POST succeeded
 	interval time.Duration
+	drainer  *Drainer // nil: the reader goroutine drains the socket itself
+	gro      bool     // UDP_GRO is on: a datagram may be a run of packets
 
 	c            counters
 	firstFrameCh chan struct{}
@@ -142,7 +158,12 @@ func Dial(ctx context.Context, cfg Config) (*Viewer, error) {
 		ctx, cancel = context.WithTimeout(ctx, defaultDialTimeout)
 		defer cancel()
 	}
-	if cfg.ReadInterval == 0 {
+	switch {
+	case cfg.ReadInterval < 0:
+		cfg.Drainer = nil
+	case cfg.Drainer != nil:
+		cfg.ReadInterval = cfg.Drainer.interval
+	case cfg.ReadInterval == 0:
 		cfg.ReadInterval = defaultReadInterval
 	}
 	ufrag, err := randomString(8)
@@ -166,6 +187,7 @@ func Dial(ctx context.Context, cfg Config) (*Viewer, error) {
 	}
 	v := &Viewer{
 		client: cfg.HTTPClient, token: cfg.Token, conn: conn, interval: cfg.ReadInterval,
+		drainer: cfg.Drainer, gro: enableGRO(conn),
 		firstFrameCh: make(chan struct{}), stop: make(chan struct{}),
 		iceResp: make(chan []byte, iceRespQueue), checked: make(chan struct{}, 1),
 		responder: newSTUNResponder(ufrag, pwd), ff: newFirstFrame(),
@@ -306,6 +328,8 @@ func (v *Viewer) Close() error {
 			if err := v.conn.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("loadgen: close socket: %w", err))
 			}
+		} else if err := v.raw.close(); err != nil {
+			errs = append(errs, fmt.Errorf("loadgen: %w", err))
 		}
 		v.sockMu.Unlock()
 		close(v.stop)
@@ -352,31 +376,56 @@ func (v *Viewer) noteErr(err error) {
 	v.errMu.Unlock()
 }
 
-// read is the viewer's one goroutine: it demultiplexes every datagram by
-// its first byte (RFC 7983) until the viewer is closed. Until the first
-// keyframe is in it reads each packet as it arrives, so that arrival times
-// are exact; then, unless the read interval is negative, it drains the
-// socket only every interval (readBatched), which spares most wake-ups.
+// read is the viewer's goroutine: it demultiplexes every datagram by its
+// first byte (RFC 7983) until the viewer is closed. Until the first
+// keyframe is in it reads each datagram as it arrives, so that arrival
+// times are exact; then, unless the read interval is negative, the socket
+// is drained only every interval (readBatched), which spares most wake-ups,
+// by this goroutine or by the viewer's Drainer.
 func (v *Viewer) read() {
 	defer v.wg.Done()
-	buf := make([]byte, readBufSize)
+	size := readBufSize
+	if v.gro {
+		size = maxDatagram
+	}
+	buf, oob := make([]byte, size), make([]byte, oobSize)
 	for v.ff != nil || v.interval <= 0 {
-		n, from, err := v.conn.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := v.conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if !v.closing.Load() {
 				v.noteErr(fmt.Errorf("loadgen: read: %w", err))
 			}
 			return
 		}
-		v.handle(buf[:n], n, from)
+		if v.ff != nil {
+			v.ff.at = time.Now() // every packet of a GRO run arrived with it
+		}
+		v.handleDatagram(buf[:n], n, groSegment(oob[:oobn]), from)
 	}
-	if err := v.readBatched(); err != nil {
+	if err := v.readBatched(buf); err != nil {
 		v.noteErr(fmt.Errorf("loadgen: read: %w", err))
 	}
 }
 
-// handle demultiplexes one datagram (RFC 7983 section 7) of size bytes,
-// of which p may be only the start (readBatched reads a prefix).
+// handleDatagram demultiplexes one datagram of size bytes, of which p may
+// be only the start (a batched read of a prefix). seg is its UDP GRO
+// segment size, 0 if none: the datagram is then a run of seg-byte packets,
+// the last maybe shorter, each handled as if it had come alone. A packet
+// that starts beyond p, which the buffers' sizes rule out, is not counted.
+func (v *Viewer) handleDatagram(p []byte, size, seg int, from netip.AddrPort) {
+	if seg <= 0 || seg >= size {
+		v.handle(p, size, from)
+		return
+	}
+	v.c.trains.Add(1)
+	for off := 0; off < size; off += seg {
+		n := min(seg, size-off)
+		v.handle(p[min(off, len(p)):min(off+n, len(p))], n, from)
+	}
+}
+
+// handle demultiplexes one packet (RFC 7983 section 7) of size bytes, of
+// which p may be only the start.
 func (v *Viewer) handle(p []byte, size int, from netip.AddrPort) {
 	if len(p) == 0 {
 		return
@@ -478,11 +527,11 @@ func (v *Viewer) countKind(k kind, p []byte) {
 // beforeFirstFrame feeds a video packet to the keyframe search, holding it
 // while the keys are not yet handed over.
 func (v *Viewer) beforeFirstFrame(p []byte) {
-	now := time.Now()
 	f := v.ff
+	at := f.at
 	if f.ctx == nil {
 		if f.ctx = v.keys.Load(); f.ctx == nil {
-			f.hold(p, now)
+			f.hold(p, at)
 			return
 		}
 	}
@@ -493,7 +542,7 @@ func (v *Viewer) beforeFirstFrame(p []byte) {
 			return
 		}
 	}
-	v.firstFrameStep(p, now)
+	v.firstFrameStep(p, at)
 }
 
 // firstFrameStep decrypts one packet; when it completes the keyframe the

@@ -135,16 +135,19 @@ func sum(viewers []*Viewer) Stats {
 		s.Audio += st.Audio
 		s.Lost += st.Lost
 		s.RTCP += st.RTCP
+		s.Trains += st.Trains
 		s.DecryptErrors += st.DecryptErrors
 	}
 	return s
 }
 
 // TestViewers holds 20 viewers of the demo stream on an in-process gateway
-// whose ICE gives up on a silent peer after 3 s, and checks: every viewer
-// gets its first keyframe, then video and audio; they stay connected past
-// the disconnect timeout (consent checks answered); what they count is what
-// the gateway says it sent; Close deletes every session.
+// whose ICE gives up on a silent peer after 3 s, half of them on a shared
+// Drainer, and checks: every viewer gets its first keyframe, then video
+// and audio; they stay connected past the disconnect timeout (consent
+// checks answered); what they count is what the gateway says it sent (the
+// gateway sends UDP GSO trains, which the viewers' kernel leaves whole and
+// the viewers cut up); Close deletes every session.
 func TestViewers(t *testing.T) {
 	const n = 20
 	const disconnect = 3 * time.Second
@@ -159,7 +162,10 @@ func TestViewers(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	viewers := dialAll(ctx, t, n, n, Config{URL: base + "/whep/" + app.DemoStream, HTTPClient: client, Certificate: cert})
+	cfg := Config{URL: base + "/whep/" + app.DemoStream, HTTPClient: client, Certificate: cert}
+	shared := cfg
+	shared.Drainer = NewDrainer(0)
+	viewers := append(dialAll(ctx, t, n/2, n, cfg), dialAll(ctx, t, n-n/2, n, shared)...)
 	connectedAt := time.Now()
 	if got := g.WHEPSessions(); got != n {
 		t.Errorf("gateway has %d WHEP sessions, want %d", got, n)
@@ -242,8 +248,13 @@ func TestViewers(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	vc := st.Counters().Viewers
-	t.Logf("viewers counted %d packets (%d video, %d audio, %d RTCP, %d bytes), gateway sent %d..%d; lost %d, gateway dropped %d",
-		got.Packets, got.Video, got.Audio, got.RTCP, got.Bytes, sent1, sent2, got.Lost, vc.Dropped)
+	t.Logf("viewers counted %d packets (%d video, %d audio, %d RTCP, %d bytes; %d GRO trains), gateway sent %d..%d; lost %d, gateway dropped %d",
+		got.Packets, got.Video, got.Audio, got.RTCP, got.Bytes, got.Trains, sent1, sent2, got.Lost, vc.Dropped)
+	for i, v := range viewers {
+		if v.gro && v.Stats().Trains == 0 {
+			t.Errorf("viewer %d (drainer %v): UDP_GRO on, yet no train came whole", i, v.drainer != nil)
+		}
+	}
 	if got.Video+got.Audio != got.Packets {
 		t.Errorf("video %d + audio %d != packets %d", got.Video, got.Audio, got.Packets)
 	}
