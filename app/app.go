@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -162,10 +161,7 @@ func New(cfg Config) (*App, error) {
 		// WebRTC encoders send keyframes only when asked: ask once per
 		// segment so every HLS segment can start on one.
 		KeyframeInterval: cfg.SegmentTarget,
-		// One fan-out worker per core: viewers' sends never block, so a
-		// few goroutines serve them all.
-		FanoutWorkers: runtime.GOMAXPROCS(0),
-		Logger:        cfg.Logger,
+		Logger:           cfg.Logger,
 		NewSink: func(name string, epoch time.Time) (stream.UnitSink, error) {
 			onPart := a.metrics.ObservePart
 			if observe := cfg.OnPart; observe != nil {

@@ -91,6 +91,5 @@ func (s *Stream) Counters() Counters {
 			c.Viewers.add(cv.ViewerStats())
 		}
 	}
-	c.Viewers.Dropped += s.fan.dropped()
 	return c
 }

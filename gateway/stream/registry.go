@@ -66,11 +66,6 @@ type Config struct {
 	// 0 means audio.DefaultQueueLen. Tests that write faster than real
 	// time raise it.
 	AudioQueueLen int
-	// FanoutWorkers is how many goroutines per stream deliver packets to
-	// its WebRTC viewers, each to its share (a gateway runs one per core);
-	// 0 delivers them in the ingest goroutine itself, one core per stream
-	// at most, which tests that check delivery right after a write rely on.
-	FanoutWorkers int
 	Logger        *slog.Logger
 	Now           func() time.Time
 }
@@ -174,7 +169,6 @@ func (r *Registry) newStream(name string) (*Stream, error) {
 		s.sink = sink
 	}
 	s.viewers.Store(&[]Viewer{})
-	s.fan = newFanout(r.cfg.FanoutWorkers)
 	return s, nil
 }
 

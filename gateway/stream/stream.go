@@ -34,8 +34,7 @@ type Stream struct {
 	log   *slog.Logger
 	sink  UnitSink
 
-	viewers    atomic.Pointer[[]Viewer] // copy on write: read without a lock
-	fan        *fanout                  // delivers packets to the viewers
+	viewers    atomic.Pointer[[]Viewer] // copy on write: read per packet without a lock
 	bframes    atomic.Bool
 	lastKeyReq atomic.Int64 // unix nanos of the last keyframe request sent upstream
 	// keyReqPending is a request that came inside the rate-limit interval
@@ -118,13 +117,11 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 	}
 	next := append(slices.Clone(*s.viewers.Load()), v)
 	s.viewers.Store(&next)
-	sh := s.fan.add(v)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.fan.remove(sh, v)
 			cur := *s.viewers.Load()
 			if i := slices.Index(cur, v); i >= 0 {
 				next := slices.Delete(slices.Clone(cur), i, i+1)
@@ -324,7 +321,6 @@ func (s *Stream) finish(reason string, remove bool) (ended bool) {
 		for _, v := range *s.viewers.Load() {
 			v.StreamEnded()
 		}
-		s.fan.close()
 		s.log.Info("stream ended", "reason", reason)
 	})
 	return ended
@@ -346,5 +342,7 @@ func (s *Stream) forward(kind packager.Kind, p *Packet) {
 	case s.keyReqPending.Load():
 		s.RequestKeyframe()
 	}
-	s.fan.forward(kind, p)
+	for _, v := range *s.viewers.Load() {
+		v.WritePacket(kind, p)
+	}
 }

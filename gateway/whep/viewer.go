@@ -13,12 +13,25 @@ import (
 	"github.com/frontrow-live/frontrow/packager"
 )
 
+// DefaultQueueLen bounds a viewer's queue: about half a second of a
+// 1.5 Mbit/s stream. A viewer that falls further behind loses packets (and
+// may NACK them) while every other viewer goes on untouched.
+const DefaultQueueLen = 512
+
 var _ stream.CountingViewer = (*viewer)(nil)
 
-// viewer is one WHEP session: a peer connection the stream's fan-out
-// workers send to directly (a send never blocks: the shared socket's sender
-// queues), which also sends the RTCP sender reports. Its goroutines (the
-// supervisor, one RTCP reader per track) end before Close returns.
+type queued struct {
+	kind packager.Kind
+	p    *stream.Packet
+	// resend marks a retransmission: its arrival time is long past, so it
+	// stays out of the forwarding delay.
+	resend bool
+}
+
+// viewer is one WHEP session: a peer connection fed from the stream through
+// a bounded queue by its own writer goroutine, which also sends the RTCP
+// sender reports. Its goroutines (the supervisor, the writer, one RTCP
+// reader per track) end before Close returns.
 type viewer struct {
 	st     *stream.Stream
 	pc     *webrtc.PeerConnection
@@ -28,13 +41,10 @@ type viewer struct {
 
 	tracks  [2]*outTrack // by packager.Kind
 	senders []*webrtc.RTPSender
-	// sendMu serialises the sends (the stream's fan-out worker, the RTCP
-	// reader's retransmissions) and guards the video start state.
-	sendMu       sync.Mutex
-	videoStarted bool
-	session      uint32
+	queue   chan queued
 	// The viewer's own totals (stream.CountingViewer), written by its
 	// goroutines only: no cache line shared with other viewers.
+	drops       atomic.Uint64
 	sent        atomic.Uint64
 	sentBytes   atomic.Uint64
 	nacks       atomic.Uint64
@@ -52,10 +62,11 @@ type viewer struct {
 	wg       sync.WaitGroup
 }
 
-func newViewer(st *stream.Stream, pc *webrtc.PeerConnection, ufrag string, log *slog.Logger) *viewer {
+func newViewer(st *stream.Stream, pc *webrtc.PeerConnection, ufrag string, queueLen int, log *slog.Logger) *viewer {
 	return &viewer{
 		st: st, pc: pc, ufrag: ufrag, log: log, joined: time.Now(),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan queued, queueLen),
+		stop:  make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
@@ -88,7 +99,8 @@ func (v *viewer) start() error {
 			v.shutdown("connection closed")
 		}
 	})
-	v.wg.Add(len(v.senders))
+	v.wg.Add(1 + len(v.senders))
+	go v.write()
 	for _, s := range v.senders {
 		go v.readRTCP(s)
 	}
@@ -128,7 +140,7 @@ func (v *viewer) run() {
 		reason = *r
 	}
 	v.log.Info("viewer leave", "tier", "webrtc", "reason", reason,
-		"duration", time.Since(v.joined).Round(time.Millisecond), "sent", v.sent.Load())
+		"duration", time.Since(v.joined).Round(time.Millisecond), "sent", v.sent.Load(), "dropped", v.drops.Load())
 	close(v.done)
 }
 
@@ -139,15 +151,25 @@ func (v *viewer) shutdown(reason string) {
 	})
 }
 
-// WritePacket sends one packet now, from the stream's fan-out worker. It
-// never blocks: the shared socket's sender queues the datagram.
-func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) { v.send(kind, p, false) }
+// WritePacket queues a packet without ever blocking the stream: when this
+// viewer's queue is full the packet is dropped for this viewer only.
+func (v *viewer) WritePacket(kind packager.Kind, p *stream.Packet) {
+	v.enqueue(queued{kind: kind, p: p})
+}
+
+func (v *viewer) enqueue(q queued) {
+	select {
+	case v.queue <- q:
+	default:
+		v.drops.Add(1)
+	}
+}
 
 // ViewerStats are the viewer's totals (stream.CountingViewer).
 func (v *viewer) ViewerStats() stream.ViewerStats {
 	return stream.ViewerStats{
-		Sent:  stream.Traffic{Packets: v.sent.Load(), Bytes: v.sentBytes.Load()},
-		NACKs: v.nacks.Load(), Retransmits: v.retransmits.Load(),
+		Sent:    stream.Traffic{Packets: v.sent.Load(), Bytes: v.sentBytes.Load()},
+		Dropped: v.drops.Load(), NACKs: v.nacks.Load(), Retransmits: v.retransmits.Load(),
 		KeyframeRequests: v.keyReqs.Load(), ForwardDelay: v.delay.Snapshot(),
 	}
 }
@@ -155,48 +177,47 @@ func (v *viewer) ViewerStats() stream.ViewerStats {
 // StreamEnded closes the session: the stream is over for good.
 func (v *viewer) StreamEnded() { v.shutdown("stream ended") }
 
-// send writes one packet; resend marks a retransmission, whose arrival is
-// long past, so it stays out of the forwarding delay. Video starts at a
-// keyframe: a decoder given anything before it shows nothing, or garbage.
-func (v *viewer) send(kind packager.Kind, p *stream.Packet, resend bool) {
-	t := v.tracks[kind]
-	if t == nil {
-		return
-	}
-	select {
-	case <-v.stop:
-		return
-	default:
-	}
-	v.sendMu.Lock()
-	defer v.sendMu.Unlock()
-	if kind == packager.KindVideo && !resend {
-		if p.Session != v.session {
-			v.videoStarted, v.session = false, p.Session
-		}
-		if !v.videoStarted {
-			if !p.Keyframe {
+// write sends queued packets. Video starts at a keyframe: a decoder given
+// anything before it shows nothing, or garbage.
+func (v *viewer) write() {
+	defer v.wg.Done()
+	videoStarted, session := false, uint32(0)
+	for {
+		select {
+		case <-v.stop:
+			return
+		case q := <-v.queue:
+			t := v.tracks[q.kind]
+			if t == nil {
+				continue
+			}
+			if q.kind == packager.KindVideo && q.p.Session != session {
+				videoStarted, session = false, q.p.Session
+			}
+			if q.kind == packager.KindVideo && !videoStarted {
+				if !q.p.Keyframe {
+					continue
+				}
+				videoStarted = true
+				v.log.Debug("viewer first keyframe", "after", time.Since(v.joined).Round(time.Millisecond))
+			}
+			if err := t.send(q.p, q.resend); err != nil {
+				v.shutdown("send failed: " + err.Error())
 				return
 			}
-			v.videoStarted = true
-			v.log.Debug("viewer first keyframe", "after", time.Since(v.joined).Round(time.Millisecond))
+			now := time.Now() // one clock read per packet, for the delay and the reports
+			if !q.resend && !q.p.Arrival.IsZero() {
+				v.delay.Observe(now.Sub(q.p.Arrival))
+			}
+			v.sent.Add(1)
+			v.sentBytes.Add(uint64(len(q.p.Payload)))
+			v.report(t, now)
 		}
 	}
-	if err := t.send(p, resend); err != nil {
-		v.shutdown("send failed: " + err.Error())
-		return
-	}
-	now := time.Now() // one clock read per packet, for the delay and the reports
-	if !resend && !p.Arrival.IsZero() {
-		v.delay.Observe(now.Sub(p.Arrival))
-	}
-	v.sent.Add(1)
-	v.sentBytes.Add(uint64(len(p.Payload)))
-	v.report(t, now)
 }
 
 // report sends the track's RTCP sender report if one is due: driven by the
-// packets sent, under sendMu, so a viewer costs no timer and
+// packets sent, from the writer goroutine, so a viewer costs no timer and
 // reports stop when its media does (RFC 3550 section 6.4: SRs are for
 // active senders).
 func (v *viewer) report(t *outTrack, now time.Time) {
@@ -237,7 +258,7 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender) {
 						v.nacks.Add(1)
 						if rp := t.src.Retransmission(seq); rp != nil {
 							v.retransmits.Add(1)
-							v.send(t.src.Kind(), rp, true)
+							v.enqueue(queued{kind: t.src.Kind(), p: rp, resend: true})
 						}
 					}
 				}

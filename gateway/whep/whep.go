@@ -25,6 +25,8 @@ const notLiveRetryAfter = 2
 type Config struct {
 	Engine   *rtc.Engine
 	Registry *stream.Registry
+	// QueueLen bounds each viewer's queue in packets; DefaultQueueLen if zero.
+	QueueLen int
 	Logger   *slog.Logger
 }
 
@@ -37,6 +39,9 @@ type Server struct {
 func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
 	}
 	return &Server{cfg: cfg}
 }
@@ -60,7 +65,7 @@ func (s *Server) Start(ctx context.Context, req signaling.StartRequest) (signali
 	if err != nil {
 		return nil, nil, fmt.Errorf("whep: new peer connection: %w", err)
 	}
-	v := newViewer(st, pc, info.ICEUfrag, s.cfg.Logger.With("stream", req.Stream, "remote", req.Remote))
+	v := newViewer(st, pc, info.ICEUfrag, s.cfg.QueueLen, s.cfg.Logger.With("stream", req.Stream, "remote", req.Remote))
 	for _, t := range st.Tracks() {
 		if (t.Kind() == packager.KindVideo && !info.Video) || (t.Kind() == packager.KindAudio && !info.Audio) {
 			continue
