@@ -22,8 +22,11 @@ build: $(HLSJS)
 run: build
 	./bin/frontrow serve --config configs/frontrow.yaml
 
+# The race-enabled suite, then the LL-HLS latency measurement alone and
+# without the race detector (it skips itself under -race).
 test: $(HLSJS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 5m -run '^TestPlayerLLHLSLatency$$' ./e2e
 
 # The load benchmark (WebRTC fan-out, LL-HLS origin, per-stream costs):
 # prints the tables and writes them into BENCHMARKS.md. BENCH_FLAGS adds

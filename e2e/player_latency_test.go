@@ -3,10 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,15 @@ type latencyRun struct {
 	TargetLatencyMs            float64
 	PlaybackRates              []float64
 	Swapped                    bool
-	Stalls                     []struct{ T, CurrentTime float64 }
+	// Stalls has one entry per waiting event: when (page clock, ms), the
+	// playhead, and what each SourceBuffer held ([start, end] seconds).
+	Stalls []struct {
+		T, CurrentTime float64
+		SourceBuffers  []struct {
+			Mime     string
+			Buffered [][2]float64
+		}
+	}
 }
 
 // percentile is the p-th percentile (0-100, nearest rank) of xs.
@@ -51,15 +60,13 @@ const (
 // same clock), four times a second over 60 s after the catch-up: median
 // and 95th percentile at most 0.6 s (no sample more than a part above), no
 // waiting event, no gap between presented frames above 500 ms.
+//
+// It is a measurement, so it runs without the race detector (which slows
+// the gateway's pure-Go AAC encoder several times) and alone: `make test`
+// runs it in a second pass after the race-enabled suite.
 func TestPlayerLLHLSLatency(t *testing.T) {
-	// Opt-in for now: at a 0.55 s aim hls.js 1.7.4 stalls now and then
-	// (about one 60 s run in four on a loaded 2-core machine): one of its
-	// stream controllers (audio or video) stops loading at a segment
-	// boundary and the buffer runs dry. Under -race it stalls in most runs
-	// (the gateway's pure-Go AAC encoder runs several times slower here).
-	if os.Getenv("FRONTROW_LATENCY_TEST") != "1" {
-		t.Skip("set FRONTROW_LATENCY_TEST=1 (60 s of playback, without -race): " +
-			"FRONTROW_LATENCY_TEST=1 go test -count=1 -run TestPlayerLLHLSLatency -v ./e2e/")
+	if audioRace {
+		t.Skip("a latency measurement: make test runs it without -race, after the rest (go test -run TestPlayerLLHLSLatency ./e2e)")
 	}
 	br := startBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), latencyPlayback+40*time.Second)
@@ -67,6 +74,17 @@ func TestPlayerLLHLSLatency(t *testing.T) {
 	g := startGateway(t)
 	startPublisher(t, ctx, g, "lat")
 	if err := waitHLSReady(ctx, g.base+"/hls/lat/index.m3u8"); err != nil {
+		t.Fatal(err)
+	}
+	// Start watching from segment 2 on. hls.js 1.7.4 cannot load the parts
+	// of a segment with Media Sequence Number 0: its fragment tracker drops
+	// that segment at every part's append (detectEvictedFragments takes
+	// `part.fragment.sn || -1`, and 0 is falsy), so it loads the same parts
+	// again and again while the buffer runs dry; the stall that follows
+	// raises its target latency by liveSyncOnStallIncrease for good. Only a
+	// viewer who joins in a stream's first second or so meets it; this test
+	// is about the latency after that.
+	if err := waitSegment(ctx, g.base+"/hls/lat/video.m3u8", 2); err != nil {
 		t.Fatal(err)
 	}
 	id, _ := distribution(t, ctx, g, "lat", `{"name":"hls-only","webRtc":null}`)
@@ -109,7 +127,22 @@ func TestPlayerLLHLSLatency(t *testing.T) {
 		}
 	}
 	if run.Waiting > 0 {
-		t.Errorf("%d stalls (waiting events) during playback: %+v", run.Waiting, run.Stalls)
+		t.Errorf("%d stalls (waiting events) during playback", run.Waiting)
+		for _, st := range run.Stalls {
+			t.Logf("stall at %.0f ms, playhead %.3f s, buffered: %+v", st.T, st.CurrentTime, st.SourceBuffers)
+		}
+	}
+	if warm.Waiting > 0 {
+		t.Errorf("%d stalls (waiting events) during the catch-up", warm.Waiting)
+		for _, st := range warm.Stalls {
+			t.Logf("stall at %.0f ms, playhead %.3f s, buffered: %+v", st.T, st.CurrentTime, st.SourceBuffers)
+		}
+	}
+	// hls.js raises its target by liveSyncOnStallIncrease (0.5 s) at every
+	// stall it detects, from the first frame on: a target above the budget
+	// means playback stalled, if not during the measurement then before.
+	if run.TargetLatencyMs > float64(latencyMax.Milliseconds()) {
+		t.Errorf("hls.js raised its target latency to %.0f ms: it saw playback stall", run.TargetLatencyMs)
 	}
 	if run.MaxFrameGapMs > float64(frameGapMax.Milliseconds()) {
 		t.Errorf("a %.0f ms gap between presented frames, want none above %v", run.MaxFrameGapMs, frameGapMax)
@@ -120,6 +153,24 @@ func TestPlayerLLHLSLatency(t *testing.T) {
 	if want := int(latencyPlayback.Seconds() * 25); run.Frames < want {
 		t.Errorf("%d frames presented in %v, want at least %d", run.Frames, latencyPlayback, want)
 	}
+}
+
+// waitSegment waits until the media playlist at url lists segment msn as
+// complete (a blocking playlist request, rfc8216bis §6.2.5.2).
+func waitSegment(ctx context.Context, url string, msn int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"?_HLS_msn="+strconv.Itoa(msn+1)+"&_HLS_part=0", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", req.URL, resp.Status)
+	}
+	return nil
 }
 
 func first(xs []float64) float64 {

@@ -459,6 +459,38 @@
     }
   }
 
+  // guardPartLoading works around an hls.js 1.7 low-latency bug that stops
+  // its audio or its video stream controller for good at a segment boundary
+  // (the buffer runs dry: a stall of many seconds). Its fragment tracker
+  // calls a segment fully buffered (OK) once the buffer reaches within 0.2 s
+  // of the segment's end (FragmentTracker.bufferPadding) while the playlist
+  // still lists a part of it that was never loaded; this happens when the
+  // playlist that completes the segment arrives before the part ahead of
+  // its last one is appended (a busy machine; every audio part and the last
+  // video part are at most 0.2 s). From then on the next-fragment lookup
+  // picks that segment on every tick because of the missing part, and the
+  // controller skips it because it is OK. When the lookup picks a segment
+  // the tracker calls OK that has a part the playlist lists and hls.js never
+  // loaded, mark it PARTIAL: hls.js then loads the first part it lacks after
+  // those it has (the missing last part, or the next segment's first).
+  function guardPartLoading(hls) {
+    for (const ctl of [hls.streamController, hls.audioStreamController]) {
+      const tracker = ctl && ctl.fragmentTracker;
+      if (!tracker || typeof ctl.getNextFragment !== 'function' || typeof tracker.getState !== 'function') continue;
+      const next = ctl.getNextFragment;
+      ctl.getNextFragment = function getNextFragment(pos, details) {
+        const frag = next.call(this, pos, details);
+        const parts = details && details.partList;
+        if (frag && parts && tracker.getState(frag) === 'OK'
+          && parts.some((p) => p.fragment.sn === frag.sn && !p.loaded && !p.gap)) {
+          const entity = tracker.fragments && tracker.fragments[`${frag.type}_${frag.level}_${frag.sn}`];
+          if (entity && entity.range) Object.values(entity.range).forEach((r) => { if (r) r.partial = true; });
+        }
+        return frag;
+      };
+    }
+  }
+
   // LL-HLS with hls.js: low-latency mode, catching up faster than real time
   // when behind, every request carrying the viewer's parameters.
   class HlsTier extends Tier {
@@ -491,7 +523,14 @@
         ...target,
         maxLiveSyncPlaybackRate: 1, // the player's catchUp instead, see CATCH_UP_MAX_RATE
         liveSyncOnStallIncrease: 0.5,
-        backBufferLength: 8,
+        // No back-buffer trimming by hls.js: the browser evicts played media
+        // itself when it needs the room. hls.js 1.7 trims every target
+        // duration, and a trim that completes while a part is between its
+        // load and its append makes the fragment tracker forget that
+        // segment and the parts of it already loaded; at the segment's end
+        // it then never loads the next one (a stall of many seconds, seen in
+        // e2e/player_latency_test.go).
+        backBufferLength: Infinity,
         manifestLoadPolicy: { default: retries(2) },
         playlistLoadPolicy: { default: retries(2) },
         fragLoadPolicy: { default: retries(3) },
@@ -499,6 +538,7 @@
         fetchSetup: (ctx, init) => new Request(add(ctx.url), init),
       });
       this.hls = hls;
+      guardPartLoading(hls);
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
         const code = data.response && data.response.code;

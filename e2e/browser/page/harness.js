@@ -20,6 +20,26 @@
     };
   }
 
+  // Capture every SourceBuffer the page makes (hls.js makes one for video,
+  // one for audio), so a stall can be told apart: which one ran dry.
+  const sourceBuffers = [];
+  if (window.MediaSource) {
+    const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
+    MediaSource.prototype.addSourceBuffer = function add(mime) {
+      const sb = addSourceBuffer.call(this, mime);
+      sourceBuffers.push({ mime, sb });
+      return sb;
+    };
+  }
+  const rangesOf = (tr) => Array.from({ length: tr.length }, (_, i) => [tr.start(i), tr.end(i)]);
+  const sourceBuffered = () => sourceBuffers.map(({ mime, sb }) => {
+    try {
+      return { mime, buffered: rangesOf(sb.buffered) };
+    } catch {
+      return { mime, buffered: null }; // removed from its MediaSource
+    }
+  });
+
   // until resolves with pred's first truthy value; it throws after timeoutMs
   // with what it was waiting for and, if given, the last state seen.
   async function until(what, timeoutMs, pred, describe) {
@@ -408,16 +428,20 @@
     // latency of the bundled player's hls.js two ways: hls.latency (live
     // edge minus playhead) and Date.now() - hls.playingDate (the
     // PROGRAM-DATE-TIME of the frame on screen, stamped from the gateway's
-    // ingest clock). Meanwhile it counts the video's waiting events and the
-    // longest gap between presented frames (requestVideoFrameCallback).
-    // The video element must stay the same for the whole run.
+    // ingest clock). Meanwhile it counts the video's waiting events (with
+    // what each SourceBuffer held then) and the longest gap between presented
+    // frames (requestVideoFrameCallback). The video element must stay the
+    // same for the whole run.
     async hlsLatency({ durationMs, sampleMs = 250 }) {
       const hls = window.frontrowPlayer && window.frontrowPlayer.hls && window.frontrowPlayer.hls();
       const video = document.querySelector('#stage video.active');
       if (!hls || !video) throw new Error('the player is not playing LL-HLS');
       const out = { hlsLatencyMs: [], pdtLatencyMs: [], waiting: 0, frames: 0, maxFrameGapMs: 0,
         targetLatencyMs: 0, playbackRates: [], stalls: [], swapped: false };
-      const onWaiting = () => { out.waiting++; out.stalls.push({ t: performance.now(), currentTime: video.currentTime }); };
+      const onWaiting = () => {
+        out.waiting++;
+        out.stalls.push({ t: performance.now(), currentTime: video.currentTime, sourceBuffers: sourceBuffered() });
+      };
       video.addEventListener('waiting', onWaiting);
       let last = 0;
       let running = true;
