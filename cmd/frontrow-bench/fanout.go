@@ -79,6 +79,14 @@ func fanoutTable(res fanout.Result, o options) report.Table {
 		}
 		if s.Note != "" {
 			stepNotes = append(stepNotes, fmt.Sprintf("%d viewers did not hold: %s", s.Viewers, s.Note))
+			if s.Received == 0 { // not measured: no figures to show
+				row := []string{strconv.Itoa(s.Viewers), held}
+				for len(row) < len(t.Header) {
+					row = append(row, "-")
+				}
+				t.Rows = append(t.Rows, row)
+				continue
+			}
 		}
 		t.Rows = append(t.Rows, []string{
 			strconv.Itoa(s.Viewers), held, fmt.Sprintf("%.0f", s.GatewayMilliCPU), fmt.Sprintf("%.2f", s.MilliCPUPerViewer()),

@@ -90,7 +90,7 @@ func newUDPMux(sock net.PacketConn, includeLoopback bool, log *slog.Logger) *udp
 	}
 	m.udp, _ = sock.(*net.UDPConn)
 	m.bufs.New = func() any { b := make([]byte, muxPacketSize); return &b }
-	m.out = newSender(sock, &m.bufs, log)
+	m.out = newSender(sock, log)
 	go m.read()
 	return m
 }

@@ -32,6 +32,9 @@ const (
 	// maxPending bounds the queued datagrams: a socket that stopped
 	// draining loses packets rather than memory.
 	maxPending = 1 << 16
+	// sendBufLen fits any datagram WebRTC sends here (ICE, DTLS and RTP
+	// stay under the 1500-byte MTU); larger ones get their own buffer.
+	sendBufLen = 1500
 	// sendBufSize is the socket send buffer asked for: a batch of a
 	// thousand viewers' packets must fit.
 	sendBufSize = 4 << 20
@@ -64,7 +67,10 @@ type SendStats struct {
 type sender struct {
 	sock net.PacketConn
 	log  *slog.Logger
-	bufs *sync.Pool // *[]byte of muxPacketSize, shared with the mux's reader
+	// bufs holds *[]byte of sendBufLen: a whole batch of datagrams may be
+	// queued at once (a keyframe to every viewer), so they are sized for
+	// what WebRTC sends, not for the largest datagram.
+	bufs sync.Pool
 	out  batchSender
 
 	mu      sync.Mutex
@@ -91,11 +97,12 @@ type batchSender interface {
 	gso() bool
 }
 
-func newSender(sock net.PacketConn, bufs *sync.Pool, log *slog.Logger) *sender {
+func newSender(sock net.PacketConn, log *slog.Logger) *sender {
 	s := &sender{
-		sock: sock, log: log, bufs: bufs,
+		sock: sock, log: log,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{}),
 	}
+	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
 	s.out = newBatchSender(sock, log)
 	go s.run()
 	return s
@@ -104,8 +111,8 @@ func newSender(sock net.PacketConn, bufs *sync.Pool, log *slog.Logger) *sender {
 // write queues a copy of b for to; it never blocks on the network.
 func (s *sender) write(b []byte, to netip.AddrPort) (int, error) {
 	var buf *[]byte
-	if len(b) <= muxPacketSize {
-		buf = s.bufs.Get().(*[]byte) // any length: the pool's users keep their own
+	if len(b) <= sendBufLen {
+		buf = s.bufs.Get().(*[]byte)
 	} else {
 		big := make([]byte, 0, len(b))
 		buf = &big
@@ -137,7 +144,7 @@ func (s *sender) write(b []byte, to netip.AddrPort) (int, error) {
 }
 
 func (s *sender) release(buf *[]byte) {
-	if cap(*buf) == muxPacketSize {
+	if cap(*buf) == sendBufLen {
 		s.bufs.Put(buf)
 	}
 }

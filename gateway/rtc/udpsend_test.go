@@ -5,13 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 )
 
 // testSender is a sender on a loopback socket and two receivers.
-func testSender(t *testing.T) (*sender, []*net.UDPConn, *sync.Pool) {
+func testSender(t *testing.T) (*sender, []*net.UDPConn) {
 	t.Helper()
 	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -26,10 +25,9 @@ func testSender(t *testing.T) (*sender, []*net.UDPConn, *sync.Pool) {
 		t.Cleanup(func() { c.Close() })
 		rcv = append(rcv, c)
 	}
-	pool := &sync.Pool{New: func() any { b := make([]byte, muxPacketSize); return &b }}
-	s := newSender(sock, pool, slog.New(slog.DiscardHandler))
+	s := newSender(sock, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { s.close(); sock.Close() })
-	return s, rcv, pool
+	return s, rcv
 }
 
 func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
@@ -60,12 +58,10 @@ func packet(id, size int) []byte {
 
 // Datagrams reach each destination whole, in the order written, whatever
 // their sizes (GSO trains of equal sizes, shorter last, singles), even when
-// the pool hands out buffers another user left short.
+// a datagram is larger than the pooled buffers.
 func TestSenderDeliversInOrder(t *testing.T) {
-	s, rcv, pool := testSender(t)
-	short := make([]byte, 10)
-	pool.Put(&short) // a pooled buffer cut short by another user
-	sizes := []int{1200, 1200, 1200, 700, 1200, 150, 150, 1200, 30, 1200, 1200, 1200, 1200, 1200, 1199}
+	s, rcv := testSender(t)
+	sizes := []int{1200, 1200, 1200, 700, 1200, 150, 150, 1200, 30, 1200, 1200, 1200, 1200, 1200, 1199, 4000, 1200}
 	for i, n := range sizes {
 		for r, c := range rcv {
 			if _, err := s.write(packet(i*2+r, n), addrOf(c)); err != nil {
@@ -85,16 +81,17 @@ func TestSenderDeliversInOrder(t *testing.T) {
 
 // A queued burst to one destination goes as GSO trains in few calls.
 func TestSenderBatches(t *testing.T) {
-	_, rcv, pool := testSender(t)
+	_, rcv := testSender(t)
 	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sock.Close()
 	// A sender without its goroutine: the test queues, then flushes once.
-	s := &sender{sock: sock, bufs: pool, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
+	s := &sender{sock: sock, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
+	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
 	for i := range 40 {
-		buf := pool.Get().(*[]byte)
+		buf := s.bufs.Get().(*[]byte)
 		*buf = append((*buf)[:0], packet(i, 1000)...)
 		s.pending = append(s.pending, outgoing{to: addrOf(rcv[i%2]), buf: buf, n: 1000})
 	}
@@ -116,7 +113,7 @@ func TestSenderBatches(t *testing.T) {
 }
 
 func TestSenderClosed(t *testing.T) {
-	s, rcv, _ := testSender(t)
+	s, rcv := testSender(t)
 	s.close()
 	s.close() // idempotent
 	if _, err := s.write([]byte("x"), addrOf(rcv[0])); err == nil {
@@ -141,8 +138,7 @@ func BenchmarkSender(b *testing.B) {
 		defer c.Close()
 		to = append(to, addrOf(c))
 	}
-	pool := &sync.Pool{New: func() any { b := make([]byte, muxPacketSize); return &b }}
-	s := newSender(sock, pool, slog.New(slog.DiscardHandler))
+	s := newSender(sock, slog.New(slog.DiscardHandler))
 	defer s.close()
 	pkt := make([]byte, 1200)
 	b.ReportAllocs()
