@@ -40,7 +40,6 @@ const waitBound = 10 * time.Second
 type gen struct {
 	fps, gop     int
 	video, audio bool
-	aac          bool // AAC frames of 1024 samples at 48 kHz instead of Opus's 20 ms
 	bframes      bool // I P B B ... with PTS = DTS + offset
 	jitter       bool // frames up to 22 ms late, pseudo-randomly: durations from ~11 to ~55 ms
 	sps, pps     []byte
@@ -59,16 +58,7 @@ func (g *gen) videoDTS() time.Duration {
 	}
 	return d
 }
-func (g *gen) audioDTS() time.Duration {
-	if g.aac {
-		return g.base + time.Duration(g.ai)*aacFrame48k
-	}
-	return g.base + time.Duration(g.ai)*opusFrame
-}
-
-// aacFrame48k is an AAC-LC frame at 48 kHz: 21.33 ms, which no part
-// target divides.
-const aacFrame48k = time.Duration(aacFrameSamples) * time.Second / 48000
+func (g *gen) audioDTS() time.Duration { return g.base + time.Duration(g.ai)*opusFrame }
 
 // next returns the next unit by DTS.
 func (g *gen) next() Unit {
@@ -157,9 +147,6 @@ func tracksOf(g *gen) Tracks {
 	}
 	if g.audio {
 		tr.Audio = &AudioInfo{Codec: CodecOpus, SampleRate: 48000, Channels: 2}
-		if g.aac {
-			tr.Audio = &AudioInfo{Codec: CodecAAC, SampleRate: 48000, Channels: 2, Config: mustHex("1190")}
-		}
 	}
 	return tr
 }

@@ -8,8 +8,7 @@ import (
 const maxBoundaries = 16
 
 // boundary is where the leading track started a segment; the following
-// track cuts its own segment there so both renditions share MSNs (at its
-// first sample from there on, or a little before: see carryTail).
+// track cuts its own segment there so both renditions share MSNs.
 type boundary struct {
 	at   time.Duration // media time
 	msn  int
@@ -180,7 +179,6 @@ func (t *track) cutBefore(s sample, codecChange bool) error {
 	// shorter part waits for the next sample's real duration, so it ends
 	// short only when the next sample truly would not fit.
 	partDue := partDur+est > tm.partTarget && partDur >= tm.minPart
-	leaderCut := cutHere && !codecChange && !disc
 	switch {
 	case codecChange:
 		cutHere = true
@@ -207,10 +205,6 @@ func (t *track) cutBefore(s sample, codecChange bool) error {
 		}
 		return nil
 	}
-	if leaderCut && t.carryTail(partDur) {
-		t.msn = max(t.msn, nextMSN)
-		return nil
-	}
 	if err := t.closePart(s.dts); err != nil {
 		return err
 	}
@@ -222,39 +216,6 @@ func (t *track) cutBefore(s sample, codecChange bool) error {
 		t.follower.announce(boundary{at: s.dts, msn: t.msn, disc: codecChange})
 	}
 	return nil
-}
-
-// carryTail handles a following track's cut at the leader's segment start
-// when what it gathered since its last part lasts tail, less than the
-// shortest regular part: instead of publishing that as a tiny last part, it
-// closes the segment with the parts already published and lets the
-// gathered samples open the next segment, whose first part then has its
-// usual length. The track's segments start up to that much before the
-// leader's, MSNs stay shared, and every part of it lasts at least
-// minPart.
-//
-// A tiny last part is legal (rfc8216bis §4.4.4.9 exempts a segment's last
-// part, and every audio part is INDEPENDENT), but AAC's 21.3 ms frames make
-// one of one or two frames at nearly every segment end, published some 20
-// to 40 ms after the part before it, and hls.js (1.7) then stops loading
-// audio for good whenever the playlist that completes the segment arrives
-// before it has appended that part before: its fragment tracker takes the
-// segment for fully buffered once the buffer is within 0.2 s of its end,
-// and never loads the last part (the stall that e2e/player_latency_test.go
-// caught at segment boundaries). Carried over, the segment is complete only
-// with the next segment's first part, a part duration later.
-// It reports whether it carried; the caller cuts as usual when not.
-func (t *track) carryTail(tail time.Duration) bool {
-	if t.m.video == nil || t == t.m.video || len(t.parts) == 0 || tail >= t.m.tm.minPart {
-		return false
-	}
-	t.closeSegment()
-	first := t.partSamples[0]
-	t.segStart, t.segStartPTS = first.dts, first.pts
-	t.segPDT = t.m.cfg.Epoch.Add(first.wall)
-	t.segInit = t.init
-	t.segDisc = false
-	return true
 }
 
 // announce queues a segment start of the leading track.
