@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -12,7 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/frontrow-live/frontrow/app"
-	"github.com/frontrow-live/frontrow/gateway/rtc"
+	"github.com/frontrow-live/frontrow/internal/gatewaytest"
 )
 
 const (
@@ -41,38 +39,12 @@ func withRTMP() gatewayOption { return func(c *app.Config) { c.RTMPAddr = "127.0
 // when the test ends.
 func startGateway(t testing.TB, opts ...gatewayOption) *gateway {
 	t.Helper()
-	cfg := app.Config{
-		HTTPAddr:      "127.0.0.1:0",
-		WebRTC:        rtc.Config{UDPAddr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}},
-		PartTarget:    200 * time.Millisecond,
-		SegmentTarget: time.Second,
-		GracePeriod:   10 * time.Second,
-		PublishToken:  testToken,
-		AdminToken:    testAdminToken,
-		DataDir:       t.TempDir(),
-		Logger:        testLogger(),
-	}
+	cfg := gatewaytest.Config(t.TempDir())
+	cfg.PublishToken, cfg.AdminToken, cfg.Logger = testToken, testAdminToken, testLogger()
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatalf("start gateway: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("gateway run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("gateway did not stop within 15 s")
-		}
-	})
+	a := gatewaytest.Start(t, cfg)
 	return &gateway{App: a, base: "http://" + a.HTTPAddr().String()}
 }
 

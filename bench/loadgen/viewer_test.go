@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/frontrow-live/frontrow/app"
-	"github.com/frontrow-live/frontrow/gateway/rtc"
+	"github.com/frontrow-live/frontrow/internal/gatewaytest"
 )
 
 // startGateway runs a frontrow instance on loopback with the demo stream,
@@ -28,37 +28,12 @@ func startGateway(t testing.TB, opts ...func(*app.Config)) (*app.App, string) {
 	if os.Getenv("FRONTROW_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cfg := app.Config{
-		HTTPAddr:      "127.0.0.1:0",
-		WebRTC:        rtc.Config{UDPAddr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}},
-		PartTarget:    200 * time.Millisecond,
-		SegmentTarget: time.Second,
-		GracePeriod:   10 * time.Second,
-		DataDir:       t.TempDir(),
-		Demo:          true,
-		Logger:        logger,
-	}
+	cfg := gatewaytest.Config(t.TempDir())
+	cfg.Demo, cfg.Logger = true, logger
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatalf("start gateway: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("gateway run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("gateway did not stop within 15 s")
-		}
-	})
+	a := gatewaytest.Start(t, cfg)
 	waitFor(t, 10*time.Second, "demo stream live", func() bool {
 		st, ok := a.Registry().Get(app.DemoStream)
 		return ok && st.Live()
