@@ -241,6 +241,7 @@ func (a *App) Handler() http.Handler {
 		Store: a.store, Streams: streamLister{a.registry}, AdminToken: a.cfg.AdminToken, Logger: a.log,
 	}))
 	mux.HandleFunc("GET /play/{id}/config", a.playerConfig)
+	mux.HandleFunc("GET /clock", a.clock)
 	players := player.Handler(player.Config{Streams: publicStreams{a}})
 	mux.Handle("GET /play/{id}", a.embedGuard(players))
 	mux.HandleFunc("/healthz", a.healthz)

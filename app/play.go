@@ -33,6 +33,26 @@ func (a *App) playerConfig(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// clockJSON is GET /clock: the gateway's wall clock.
+type clockJSON struct {
+	// UnixMs is milliseconds since the Unix epoch, with a fraction.
+	UnixMs float64 `json:"unixMs"`
+}
+
+// clock serves GET /clock, the gateway's wall clock, which the player
+// compares with its own (round trips, as NTP does): the RTCP sender reports
+// to WebRTC viewers and the HLS tier's PROGRAM-DATE-TIME are both on this
+// clock, so a viewer whose clock is off still shows the right latency.
+func (a *App) clock(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	now := time.Now()
+	body := clockJSON{UnixMs: float64(now.UnixMicro()) / 1000}
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		a.log.Debug("play: write clock", "err", err)
+	}
+}
+
 // embedGuard serves the player page (/play/{id}) only where the
 // distribution's referrer rule lets it be embedded; a refused page says why
 // in plain text, since a person reads it.

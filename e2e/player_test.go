@@ -27,10 +27,16 @@ type playerState struct {
 	Frames                       int
 	LatencyMs                    *float64
 	LatencyEstimate              bool
-	Reconnects, Switches         int
-	Interactive, Muted           bool
-	Now                          float64 // the page's performance.now()
-	Events                       []playerEvent
+	// LatencySource says where LatencyMs comes from: "capture" (WebRTC:
+	// RTCP sender reports on the gateway clock), "estimate" (WebRTC before
+	// that), "hls.js".
+	LatencySource                  string
+	CaptureToPlayoutMs, EstimateMs *float64
+	ClockOffsetMs, ClockRttMs      *float64
+	Reconnects, Switches           int
+	Interactive, Muted             bool
+	Now                            float64 // the page's performance.now()
+	Events                         []playerEvent
 }
 
 type playerEvent struct {
@@ -134,6 +140,7 @@ func distribution(t *testing.T, ctx context.Context, g *gateway, stream, body st
 func TestPlayer(t *testing.T) {
 	br := startBrowser(t)
 	t.Run("WebRTCFirst", func(t *testing.T) { testPlayerWebRTCFirst(t, br) })
+	t.Run("WebRTCLatencyFromCapture", func(t *testing.T) { testPlayerWebRTCLatencyFromCapture(t, br) })
 	t.Run("FallbackToLLHLS", func(t *testing.T) { testPlayerFallback(t, br) })
 	t.Run("LLHLSFirstThenInteractive", func(t *testing.T) { testPlayerLLHLSFirst(t, br) })
 	t.Run("OffAirAndBack", func(t *testing.T) { testPlayerOffAirAndBack(t, br) })
@@ -141,8 +148,8 @@ func TestPlayer(t *testing.T) {
 	t.Run("FrontPage", func(t *testing.T) { testPlayerFrontPage(t, br) })
 }
 
-// (a) webRtc priority 0: the page plays WebRTC, says so, and shows a latency
-// estimate; the controls are there on a desktop and on a phone.
+// (a) webRtc priority 0: the page plays WebRTC, says so, and shows the
+// latency from capture; the controls are there on a desktop and on a phone.
 func testPlayerWebRTCFirst(t *testing.T, br *browser) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -159,8 +166,10 @@ func testPlayerWebRTCFirst(t *testing.T, br *browser) {
 	if ff.Ms > 4000 {
 		t.Errorf("WebRTC first frame took %.0f ms, more than the 4 s connect timeout", ff.Ms)
 	}
-	// The tier label, and a latency labelled an estimate (getStats).
-	s := waitPlayer(t, ctx, p, map[string]any{"tier": "webrtc", "latencyEstimate": true}, 5*time.Second)
+	// The tier label, and the latency from capture (getStats'
+	// estimatedPlayoutTimestamp on the gateway's clock); sender reports come
+	// once a second.
+	s := waitPlayer(t, ctx, p, map[string]any{"tier": "webrtc", "latencySource": "capture"}, 5*time.Second)
 	var seen map[string]struct {
 		Shown, Inside, OnTop bool
 		Text                 string
@@ -171,12 +180,19 @@ func testPlayerWebRTCFirst(t *testing.T, br *browser) {
 	if seen["#tier"].Text != "WebRTC" || !seen["#tier"].Shown {
 		t.Errorf("tier label %+v, want WebRTC shown", seen["#tier"])
 	}
-	if !strings.Contains(seen["#latency"].Text, "estimate") {
-		t.Errorf("latency label %q, want an estimate", seen["#latency"].Text)
+	if !strings.HasPrefix(seen["#latency"].Text, "latency ") || strings.Contains(seen["#latency"].Text, "estimate") {
+		t.Errorf("latency label %q, want the latency from capture", seen["#latency"].Text)
 	}
-	if s.LatencyMs != nil {
-		t.Logf("WebRTC latency on screen: %q (%.0f ms)", seen["#latency"].Text, *s.LatencyMs)
+	// Loopback, a publisher in this process: well under half a second.
+	if s.LatencyMs == nil || *s.LatencyMs < 0 || *s.LatencyMs > 500 {
+		t.Errorf("WebRTC latency from capture %v ms, want 0-500 on loopback", deref(s.LatencyMs))
 	}
+	if s.ClockOffsetMs == nil || s.ClockRttMs == nil || abs(*s.ClockOffsetMs) > 50 {
+		t.Errorf("gateway clock offset %v ms (round trip %v ms), want known and near 0 (same machine)",
+			deref(s.ClockOffsetMs), deref(s.ClockRttMs))
+	}
+	t.Logf("WebRTC latency on screen: %q (from capture %.0f ms, estimate %.0f ms; clock offset %.1f ms, rtt %.0f ms)",
+		seen["#latency"].Text, deref(s.LatencyMs), deref(s.EstimateMs), deref(s.ClockOffsetMs), deref(s.ClockRttMs))
 	if err := p.call(ctx, "click", map[string]any{"selector": "#stats-toggle"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +231,47 @@ func testPlayerWebRTCFirst(t *testing.T, br *browser) {
 		}
 	}
 	t.Logf("phone screenshot: %s", screenshot(t, ctx, phone, "player-phone.png"))
+}
+
+// WebRTC latency is from capture, not from the viewer's side: behind an
+// encoder that takes 400 ms (its sender reports say so), the page shows
+// more than 400 ms where its jitter-buffer estimate sees only the last hop.
+func testPlayerWebRTCLatencyFromCapture(t *testing.T, br *browser) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	const encoder = 400 * time.Millisecond
+	enc := startEncoder(t, ctx, g, "live", [2]time.Duration{encoder, encoder})
+	id, _ := distribution(t, ctx, g, "live", `{"name":"front","webRtc":{"priority":0},"hls":{"priority":1}}`)
+
+	p := br.open(t, ctx, g.base+"/play/"+id)
+	waitPlays(t, ctx, p, "webrtc", 10*time.Second)
+	s := waitPlayer(t, ctx, p, map[string]any{"tier": "webrtc", "latencySource": "capture"}, 5*time.Second)
+	if err := enc.failed(); err != nil {
+		t.Fatal(err)
+	}
+	got, est := deref(s.LatencyMs), deref(s.EstimateMs)
+	t.Logf("behind a %v encoder: latency from capture %.0f ms, the estimate %.0f ms", encoder, got, est)
+	if want := float64(encoder.Milliseconds()); got < want || got > want+400 {
+		t.Errorf("latency from capture %.0f ms, want %.0f-%.0f ms (the encoder's %v and the trip here)", got, want, want+400, encoder)
+	}
+	if est >= float64(encoder.Milliseconds()) {
+		t.Errorf("the estimate (%.0f ms) already covers the encoder: this test cannot tell them apart", est)
+	}
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // (b) WebRTC impossible: the page falls back to LL-HLS. Two ways WebRTC

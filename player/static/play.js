@@ -50,8 +50,24 @@
   const NOTICE_MS = 8000; // how long a notice ("WebRTC blocked, ...") stays up
   const MAX_EVENTS = 40; // kept for the stats panel and tests
   const NTP_UNIX_OFFSET_MS = 2208988800000; // 1900 to 1970, for RTCP sender clocks
+  // The gateway's clock (GET /clock): the best of CLOCK_SAMPLES round trips,
+  // again every CLOCK_RESYNC_MS (CLOCK_RETRY_MS after a failure).
+  const CLOCK_SAMPLES = 4;
+  const CLOCK_TIMEOUT_MS = 2000;
+  const CLOCK_RESYNC_MS = 10 * 60 * 1000;
+  const CLOCK_RETRY_MS = 10000;
+  // A latency from capture outside these bounds means the clocks are wrong
+  // (a sender that is not synced to the gateway's): the estimate is shown.
+  const CAPTURE_SLACK_MS = 250; // how far below zero clock error may go
+  const CAPTURE_MAX_MS = 60000;
 
   const LABELS = { webrtc: 'WebRTC', hls: 'LL-HLS' };
+  // What the stats panel says each latency is (stats().latencySource).
+  const LATENCY_SOURCES = {
+    capture: 'from capture: RTCP sender reports on the gateway clock',
+    estimate: 'estimate: jitter buffer + RTT/2 + decode',
+    'hls.js': 'hls.js: behind the live edge',
+  };
   const $ = (id) => document.getElementById(id);
   const root = $('player');
   const stage = $('stage');
@@ -133,6 +149,52 @@
       default:
         return new PlayError('failed', `${what} answered ${res.status}${body.error ? ` (${body.error})` : ''}`,
           { retryAfterMs: retry, status: res.status });
+    }
+  }
+
+  // ---- The gateway's clock -------------------------------------------
+
+  // GatewayClock is the offset from this device's clock to the gateway's,
+  // from GET /clock round trips (the one with the shortest round trip wins,
+  // as in NTP: its error is at most half of it). The RTCP sender reports to
+  // WebRTC viewers and LL-HLS's PROGRAM-DATE-TIME carry the gateway's
+  // clock, and a viewer's clock is often off by more than the latency to
+  // measure, so latency from capture is only shown once this is known.
+  class GatewayClock {
+    constructor(url) {
+      this.url = url;
+      this.offsetMs = undefined; // gateway minus this device
+      this.rttMs = undefined;
+    }
+
+    // at is the gateway's time when this device's clock (Date.now()) read
+    // local; undefined before the first sync.
+    at(local) {
+      return this.offsetMs === undefined ? undefined : local + this.offsetMs;
+    }
+
+    // sync measures the offset; it reports whether it is known.
+    async sync() {
+      let best;
+      for (let i = 0; i < CLOCK_SAMPLES; i++) {
+        try {
+          const t0 = Date.now();
+          const res = await fetchWithin(this.url, { cache: 'no-store' }, CLOCK_TIMEOUT_MS, 'the gateway clock');
+          const body = res.ok ? await res.json() : null;
+          const t1 = Date.now();
+          if (!body || !Number.isFinite(body.unixMs)) break; // a gateway without /clock
+          if (!best || t1 - t0 < best.rttMs) best = { rttMs: t1 - t0, offsetMs: body.unixMs - (t0 + t1) / 2 };
+        } catch {
+          // unreachable or not JSON: the other samples may do
+        }
+      }
+      if (best) Object.assign(this, best);
+      return best !== undefined;
+    }
+
+    // run keeps the offset fresh for the page's lifetime.
+    async run() {
+      for (;;) await sleepMs((await this.sync()) ? CLOCK_RESYNC_MS : CLOCK_RETRY_MS);
     }
   }
 
@@ -389,12 +451,26 @@
       }
     }
 
+    // captureLatencyMs is how long ago the media playing now was captured,
+    // from an inbound-rtp entry: its estimatedPlayoutTimestamp is the
+    // capture time of what plays, on the sender's NTP clock (the gateway's
+    // RTCP sender reports map RTP time to the capture clock, gateway/whep),
+    // as of the entry's timestamp on this device's clock.
+    captureLatencyMs(s) {
+      if (!s || !s.estimatedPlayoutTimestamp || !s.timestamp) return undefined;
+      const now = this.player.gatewayClock.at(s.timestamp);
+      if (now === undefined) return undefined;
+      const ms = now + NTP_UNIX_OFFSET_MS - s.estimatedPlayoutTimestamp;
+      return ms > -CAPTURE_SLACK_MS && ms < CAPTURE_MAX_MS ? Math.max(ms, 0) : undefined;
+    }
+
     // stats reads inbound RTP and the selected candidate pair. The latency
-    // is an estimate of the gateway-to-screen delay: the jitter buffer (the
-    // later of audio and video, which lip sync waits for) plus half the
-    // round trip plus decode time; it leaves out the publisher's encoder and
-    // uplink. Where the browser has estimatedPlayoutTimestamp (from RTCP
-    // sender reports carrying the capture clock) it is shown as well.
+    // is from capture (captureLatencyMs) once the sender reports and the
+    // gateway's clock are known: what the video shows, else what the audio
+    // plays. Before that, or where the browser has no
+    // estimatedPlayoutTimestamp, it is an estimate of the gateway-to-screen
+    // delay: the jitter buffer (the later of audio and video, which lip sync
+    // waits for) plus half the round trip plus decode time.
     async stats() {
       if (!this.pc) return {};
       const report = await this.pc.getStats();
@@ -428,10 +504,7 @@
         if (prev.at && video.bytesReceived >= prev.bytes) {
           out.kbps = ((video.bytesReceived - prev.bytes) * 8) / (now - prev.at);
         }
-        if (video.estimatedPlayoutTimestamp) {
-          const ms = Date.now() + NTP_UNIX_OFFSET_MS - video.estimatedPlayoutTimestamp;
-          if (ms > -1000 && ms < 60000) out.captureToPlayoutMs = ms;
-        }
+        out.captureToPlayoutMs = this.captureLatencyMs(video);
         this.prevStats = {
           at: now, bytes: video.bytesReceived, jbCount: video.jitterBufferEmittedCount, jbDelay: video.jitterBufferDelay,
           framesDecoded: video.framesDecoded, decodeTime: video.totalDecodeTime,
@@ -442,6 +515,7 @@
         const dCount = (audio.jitterBufferEmittedCount || 0) - (prev.ajbCount || 0);
         const dDelay = (audio.jitterBufferDelay || 0) - (prev.ajbDelay || 0);
         if (dCount > 0) out.audioJitterBufferMs = (dDelay / dCount) * 1000;
+        out.audioCaptureToPlayoutMs = this.captureLatencyMs(audio);
         this.prevStats = { ...this.prevStats, ajbCount: audio.jitterBufferEmittedCount, ajbDelay: audio.jitterBufferDelay };
       }
       if (pair) {
@@ -452,7 +526,15 @@
       if (out.jitterBufferMs !== undefined) {
         // Lip sync holds the earlier of audio and video back to the later.
         const buffered = Math.max(out.jitterBufferMs, out.audioJitterBufferMs || 0);
-        out.latencyMs = buffered + (out.rttMs || 0) / 2 + (out.decodeMs || 0);
+        out.estimateMs = buffered + (out.rttMs || 0) / 2 + (out.decodeMs || 0);
+      }
+      const fromCapture = out.captureToPlayoutMs !== undefined ? out.captureToPlayoutMs : out.audioCaptureToPlayoutMs;
+      if (fromCapture !== undefined) {
+        out.latencyMs = fromCapture;
+        out.latencySource = 'capture';
+      } else if (out.estimateMs !== undefined) {
+        out.latencyMs = out.estimateMs;
+        out.latencySource = 'estimate';
         out.latencyEstimate = true;
       }
       return out;
@@ -605,9 +687,14 @@
       out.playbackRate = v.playbackRate;
       if (v.buffered.length) out.bufferMs = (v.buffered.end(v.buffered.length - 1) - v.currentTime) * 1000;
       if (!hls) return out;
-      if (Number.isFinite(hls.latency)) out.latencyMs = hls.latency * 1000;
+      if (Number.isFinite(hls.latency)) {
+        out.latencyMs = hls.latency * 1000;
+        out.latencySource = 'hls.js';
+      }
       if (Number.isFinite(hls.targetLatency)) out.targetLatencyMs = hls.targetLatency * 1000;
-      if (hls.playingDate) out.captureToPlayoutMs = Date.now() - hls.playingDate.getTime();
+      // PROGRAM-DATE-TIME is stamped from the gateway's ingest clock.
+      const now = this.player.gatewayClock.at(Date.now());
+      if (hls.playingDate && now !== undefined) out.captureToPlayoutMs = now - hls.playingDate.getTime();
       const level = hls.levels && hls.levels[hls.currentLevel];
       if (level) {
         out.kbps = level.bitrate / 1000;
@@ -635,6 +722,7 @@
       this.reconnects = 0;
       this.switches = 0;
       this.events = [];
+      this.gatewayClock = new GatewayClock(new URL('/clock', location.href).href);
       this.state = '';
       this.message = '';
       this.countdown = null; // {text(ms), until}
@@ -923,6 +1011,12 @@
         sinceFrameMs: t ? Math.round(performance.now() - t.clock.last) : null,
         latencyMs: this.stats.latencyMs,
         latencyEstimate: !!this.stats.latencyEstimate,
+        latencySource: this.stats.latencySource || '',
+        captureToPlayoutMs: this.stats.captureToPlayoutMs,
+        audioCaptureToPlayoutMs: this.stats.audioCaptureToPlayoutMs,
+        estimateMs: this.stats.estimateMs,
+        clockOffsetMs: this.gatewayClock.offsetMs,
+        clockRttMs: this.gatewayClock.rttMs,
         reconnects: this.reconnects,
         switches: this.switches,
         interactive: this.interactive,
@@ -967,8 +1061,12 @@
         ['tier', t ? t.label : '—'],
         ['state', this.state],
         ['source', t ? t.source.url.replace(/([?&]token=)[^&]*/, '$1…') : undefined],
-        ['latency', s.latencyMs !== undefined ? `${ms(s.latencyMs)}${s.latencyEstimate ? ' (estimate: jitter buffer + RTT/2 + decode)' : ' (hls.js)'}` : undefined],
-        ['capture → playout', ms(s.captureToPlayoutMs)],
+        ['latency', s.latencyMs !== undefined ? `${ms(s.latencyMs)} (${LATENCY_SOURCES[s.latencySource] || s.latencySource})` : undefined],
+        ['capture → playout', s.audioCaptureToPlayoutMs !== undefined
+          ? `video ${ms(s.captureToPlayoutMs) || '—'}, audio ${ms(s.audioCaptureToPlayoutMs)}` : ms(s.captureToPlayoutMs)],
+        ['gateway → screen estimate', ms(s.estimateMs)],
+        ['gateway clock', this.gatewayClock.offsetMs !== undefined
+          ? `${this.gatewayClock.offsetMs >= 0 ? '+' : ''}${Math.round(this.gatewayClock.offsetMs)} ms (±${Math.ceil(this.gatewayClock.rttMs / 2)} ms)` : undefined],
         ['target latency', ms(s.targetLatencyMs)],
         ['jitter buffer', s.jitterBufferMs !== undefined ? `video ${ms(s.jitterBufferMs)}${s.audioJitterBufferMs !== undefined ? `, audio ${ms(s.audioJitterBufferMs)}` : ''}` : undefined],
         ['round trip', ms(s.rttMs)],
@@ -1077,6 +1175,7 @@
     if (cfg.name) document.title = `${cfg.name} · frontrow`;
     cfg.sources = (cfg.sources || []).filter((s) => LABELS[s.type]);
     const player = new Player(cfg);
+    player.gatewayClock.run(); // for the whole page: it never settles
     // hls is the hls.js instance on screen or connecting (null without
     // one), for tests that read its latency figures directly.
     window.frontrowPlayer = {
