@@ -470,12 +470,12 @@ func testBrowserWHIPPublish(t *testing.T, br *browser) {
 		t.Fatalf("LL-HLS: %v", err)
 	}
 
-	// Wait (blocking playlist reloads) until segments 0-4 are complete,
-	// then check their durations.
+	// Wait (blocking playlist reloads) until segments 1-5 are complete
+	// (numbering starts at 1), then check their durations.
 	const wantSegments = 5
 	const maxSegment = 1500 * time.Millisecond
 	pl, err := fetchPlaylist(ctx, g.base+"/hls/browser/video.m3u8")
-	for err == nil && pl.MediaSequence+len(pl.Segments) < wantSegments {
+	for err == nil && pl.MediaSequence+len(pl.Segments)-1 < wantSegments {
 		next := pl.MediaSequence + len(pl.Segments) + 1
 		pl, err = fetchPlaylist(ctx, fmt.Sprintf("%s/hls/browser/video.m3u8?_HLS_msn=%d", g.base, next))
 	}

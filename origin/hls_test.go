@@ -119,7 +119,7 @@ func do(t testing.TB, method, url string, hdr http.Header) (*http.Response, []by
 func TestHLSResponses(t *testing.T) {
 	live := newStream(t, packager.Config{})
 	var f feeder
-	f.write(t, live, 3*time.Second+250*time.Millisecond) // segments 0-2 complete, 3.0 published
+	f.write(t, live, 3*time.Second+250*time.Millisecond) // segments 1-3 complete, 4.0 published (numbering starts at 1)
 	slow := newStream(t, packager.Config{BlockTimeout: 30 * time.Millisecond})
 	var f2 feeder
 	f2.write(t, slow, 2*time.Second+100*time.Millisecond)
@@ -141,8 +141,8 @@ func TestHLSResponses(t *testing.T) {
 		{"media playlist", "GET", "/hls/live/video.m3u8", 200, m3u8, "max-age=1", false},
 		{"audio playlist", "GET", "/hls/live/audio.m3u8", 200, m3u8, "max-age=1", false},
 		{"delta update", "GET", "/hls/live/video.m3u8?_HLS_skip=YES", 200, m3u8, "max-age=1", false},
-		{"blocking, available", "GET", "/hls/live/video.m3u8?_HLS_msn=3&_HLS_part=0", 200, m3u8, "max-age=12", false},
-		{"blocking, skip v2", "GET", "/hls/live/video.m3u8?_HLS_msn=2&_HLS_skip=v2", 200, m3u8, "max-age=12", false},
+		{"blocking, available", "GET", "/hls/live/video.m3u8?_HLS_msn=4&_HLS_part=0", 200, m3u8, "max-age=12", false},
+		{"blocking, skip v2", "GET", "/hls/live/video.m3u8?_HLS_msn=3&_HLS_skip=v2", 200, m3u8, "max-age=12", false},
 		{"blocking, old msn", "GET", "/hls/live/video.m3u8?_HLS_msn=0", 200, m3u8, "max-age=12", false},
 		{"other parameters ignored", "GET", "/hls/live/video.m3u8?token=abc", 200, m3u8, "max-age=1", false},
 		{"part without msn", "GET", "/hls/live/video.m3u8?_HLS_part=1", 400, "", "max-age=2", false},
@@ -156,8 +156,8 @@ func TestHLSResponses(t *testing.T) {
 		{"part not a number", "GET", "/hls/live/video.m3u8?_HLS_msn=1&_HLS_part=x", 400, "", "max-age=8", false},
 		{"skip unknown", "GET", "/hls/live/video.m3u8?_HLS_skip=NO", 400, "", "max-age=2", false},
 		{"bad escape (directives unreadable)", "GET", "/hls/live/video.m3u8?_HLS_msn=%zz", 400, "", "max-age=2", false},
-		{"msn beyond last + 2", "GET", "/hls/live/video.m3u8?_HLS_msn=6", 400, "", "max-age=8", false},
-		{"blocked too long", "GET", "/hls/slow/video.m3u8?_HLS_msn=2&_HLS_part=3", 503, "", "max-age=8", true},
+		{"msn beyond last + 2", "GET", "/hls/live/video.m3u8?_HLS_msn=7", 400, "", "max-age=8", false},
+		{"blocked too long", "GET", "/hls/slow/video.m3u8?_HLS_msn=3&_HLS_part=3", 503, "", "max-age=8", true},
 		{"no first segment yet", "GET", "/hls/empty/video.m3u8", 503, "", "max-age=2", true},
 		{"multivariant not ready", "GET", "/hls/empty/index.m3u8", 503, "", "max-age=2", true},
 		{"unknown rendition", "GET", "/hls/live/subtitles.m3u8", 404, "", "max-age=2", false},
@@ -165,8 +165,8 @@ func TestHLSResponses(t *testing.T) {
 		{"video init", "GET", "/hls/live/video_t_init0.mp4", 200, "video/mp4", "max-age=3600, immutable", false},
 		{"audio init", "GET", "/hls/live/audio_t_init0.mp4", 200, "audio/mp4", "max-age=3600, immutable", false},
 		{"segment", "GET", "/hls/live/video_t_1.mp4", 200, "video/mp4", "max-age=3600, immutable", false},
-		{"part", "GET", "/hls/live/audio_t_3.0.mp4", 200, "audio/mp4", "max-age=3600, immutable", false},
-		{"hinted part, never completes", "GET", "/hls/slow/video_t_2.0.mp4", 503, "", "no-store", true},
+		{"part", "GET", "/hls/live/audio_t_4.0.mp4", 200, "audio/mp4", "max-age=3600, immutable", false},
+		{"hinted part, never completes", "GET", "/hls/slow/video_t_3.0.mp4", 503, "", "no-store", true},
 		{"unknown part", "GET", "/hls/live/video_t_9.0.mp4", 404, "", "no-store", false},
 		{"another muxer's part", "GET", "/hls/live/video_old_1.0.mp4", 404, "", "no-store", false},
 		{"unknown file", "GET", "/hls/live/passwd", 404, "", "no-store", false},
@@ -296,7 +296,7 @@ func TestHLSPreflight(t *testing.T) {
 func TestHLSBlockingRequest(t *testing.T) {
 	m := newStream(t, packager.Config{})
 	var f feeder
-	f.write(t, m, 2*time.Second+50*time.Millisecond) // 2.0 is hinted
+	f.write(t, m, 2*time.Second+50*time.Millisecond) // 3.0 is hinted
 	srv := serve(t, map[string]*packager.Muxer{"s": m})
 	type answer struct {
 		res  *http.Response
@@ -304,7 +304,7 @@ func TestHLSBlockingRequest(t *testing.T) {
 	}
 	done := make(chan answer, 1)
 	go func() {
-		res, body := do(t, "GET", srv.URL+"/hls/s/video.m3u8?_HLS_msn=2&_HLS_part=0", nil)
+		res, body := do(t, "GET", srv.URL+"/hls/s/video.m3u8?_HLS_msn=3&_HLS_part=0", nil)
 		done <- answer{res, body}
 	}()
 	waitBlocked(t, m, 1)

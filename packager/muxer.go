@@ -199,6 +199,11 @@ func (m *Muxer) videoParams(nalus [][]byte) (*initSection, error) {
 	return newVideoInit(sps, pps)
 }
 
+// firstMSN is the first segment's media sequence number. Not 0: hls.js 1.7
+// cannot load the parts of a segment numbered 0 (its part lookups test the
+// number for truth), so viewers joining in a stream's first segment stalled.
+const firstMSN = 1
+
 // start begins the current publication at stream-clock DTS dts. Media time
 // never runs backwards across publications, so tfdt keeps rising, and every
 // track's next MSN is aligned.
@@ -206,7 +211,7 @@ func (m *Muxer) start(dts time.Duration) {
 	m.started = true
 	m.pubStart = dts
 	var end time.Duration
-	msn := 0
+	msn := firstMSN
 	for _, t := range m.order {
 		end = max(end, t.end())
 		msn = max(msn, t.msn)

@@ -44,10 +44,10 @@ func TestBlocking(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGen(30, 30, true, false)
 			m := newTestMuxer(t, Config{Window: 6 * time.Second}, g)
-			g.write(t, m, 20*time.Second+450*time.Millisecond) // segment 20 has parts 0 and 1
+			g.write(t, m, 20*time.Second+450*time.Millisecond) // the 21st segment has parts 0 and 1
 			msn, parts := edge(m, RenditionVideo)
-			if msn != 20 || parts != 2 {
-				t.Fatalf("setup: edge %d.%d, want 20.2", msn, parts)
+			if msn != 20+firstMSN || parts != 2 {
+				t.Fatalf("setup: edge %d.%d, want %d.2", msn, parts, 20+firstMSN)
 			}
 			if tc.end {
 				m.End()

@@ -410,7 +410,7 @@ func TestWindow(t *testing.T) {
 	if listed < window || listed >= window+time.Second {
 		t.Fatalf("playlist lists %v, want the %v window\n%s", listed, window, raw)
 	}
-	if pl.MediaSequence != 40-len(pl.Segments) {
+	if pl.MediaSequence != firstMSN+40-len(pl.Segments) {
 		t.Fatalf("MEDIA-SEQUENCE %d after 40 one-second segments and %d listed", pl.MediaSequence, len(pl.Segments))
 	}
 	if pl.DiscontinuitySequence == nil || *pl.DiscontinuitySequence != 1 {

@@ -40,12 +40,18 @@ func Packager(ctx context.Context, media time.Duration) (MilliCPU, error) {
 	// WriteUnit; segmented those whose first segment is complete, so their
 	// playlists answer without waiting.
 	newParts, segmented := map[string]bool{}, map[string]bool{}
+	firstMSN := map[string]int{} // the first segment's number, per rendition
 	m, err := packager.NewMuxer(packager.Config{
 		Logger: slog.New(slog.DiscardHandler),
 		// Called inside WriteUnit, on this goroutine.
 		OnPart: func(p packager.PartInfo) {
 			newParts[p.Rendition] = true
-			segmented[p.Rendition] = segmented[p.Rendition] || p.MSN > 0
+			first, seen := firstMSN[p.Rendition]
+			if !seen {
+				first = p.MSN
+				firstMSN[p.Rendition] = first
+			}
+			segmented[p.Rendition] = segmented[p.Rendition] || p.MSN > first
 		},
 	})
 	if err != nil {

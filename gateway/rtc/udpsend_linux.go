@@ -66,6 +66,9 @@ func (m *mmsgSender) send(ts []train) (calls, dropped int) {
 		return 0, 0
 	}
 	m.prepare(ts)
+	// The iovecs point into the sender's buffers: drop them once sent, or
+	// the largest batch ever sent would pin that many buffers for good.
+	defer clear(m.iovecs)
 	for off := 0; off < len(ts); {
 		n, err := m.sendmmsg(m.hdrs[off:])
 		calls++

@@ -110,6 +110,28 @@ func TestSenderBatches(t *testing.T) {
 	if s.out.gso() && st.Trains != 2 {
 		t.Errorf("with GSO, 2 destinations x 20 equal datagrams should be 2 trains: %+v", st)
 	}
+	// Nothing the sender keeps for the next batch still points at the
+	// buffers it sent (they went back to the pool, which the GC may empty).
+	if n := heldBuffers(s); n != 0 {
+		t.Errorf("%d references to sent buffers kept after the flush", n)
+	}
+}
+
+// heldBuffers counts the references to datagram buffers that the sender and
+// its batch sender keep between batches.
+func heldBuffers(s *sender) int {
+	n := batchHeld(s.out)
+	for _, o := range s.spare[:cap(s.spare)] {
+		if o.buf != nil {
+			n++
+		}
+	}
+	for _, v := range s.iovs[:cap(s.iovs)] {
+		if v != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func TestSenderClosed(t *testing.T) {
