@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -21,7 +24,7 @@ func benchHLS(ctx context.Context, o options, log *slog.Logger) (report.Table, e
 			"completion->median p50 ms", "last sample->served p50 ms", "last sample->served p99 ms", "parts served/s (64 clients)"},
 	}
 	for _, m := range o.hlsClients {
-		res, err := hlsload.Run(ctx, hlsload.Config{Clients: m, Duration: o.hlsDuration, Logger: log})
+		res, err := runHLSLevel(ctx, o, m, log)
 		if err != nil {
 			return t, err
 		}
@@ -42,6 +45,30 @@ func benchHLS(ctx context.Context, o options, log *slog.Logger) (report.Table, e
 		"skipped: (part, client) pairs a client never saw because its previous answer came after the next part was out.",
 	}
 	return t, nil
+}
+
+// runHLSLevel runs one LL-HLS level; with -cpuprofile it profiles this
+// process (gateway and clients) during it, as prefix-hls-M.pprof.
+func runHLSLevel(ctx context.Context, o options, m int, log *slog.Logger) (hlsload.Result, error) {
+	if o.cpuprofile == "" {
+		return hlsload.Run(ctx, hlsload.Config{Clients: m, Duration: o.hlsDuration, Logger: log})
+	}
+	path := fmt.Sprintf("%s-hls-%d.pprof", o.cpuprofile, m)
+	f, err := os.Create(path)
+	if err != nil {
+		return hlsload.Result{}, fmt.Errorf("hls: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return hlsload.Result{}, fmt.Errorf("hls: cpu profile: %w", err)
+	}
+	res, err := hlsload.Run(ctx, hlsload.Config{Clients: m, Duration: o.hlsDuration, Logger: log})
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("hls: cpu profile: %w", cerr))
+	}
+	log.Info("hls: cpu profile written", "path", path)
+	return res, err
 }
 
 // benchCost measures the per-stream CPU of the packager and each audio
