@@ -45,6 +45,10 @@ func benchFanout(ctx context.Context, o options, log *slog.Logger) (tbl report.T
 	}
 	if o.cpuprofile != "" {
 		cfg.DuringHold = func(ctx context.Context, viewers int, hold time.Duration) {
+			heap := fmt.Sprintf("%s-%d.heap", o.cpuprofile, viewers)
+			if err := g.heapProfile(ctx, heap); err != nil {
+				log.Warn("bench: gateway heap profile", "err", err)
+			}
 			path := fmt.Sprintf("%s-%d.pprof", o.cpuprofile, viewers)
 			if err := g.profile(ctx, hold-time.Second, path); err != nil {
 				log.Warn("bench: gateway CPU profile", "err", err)

@@ -163,7 +163,18 @@ func freePort(network string) (int, error) {
 
 // profile saves a CPU profile of the gateway taken over d.
 func (g *gatewayProc) profile(ctx context.Context, d time.Duration, path string) error {
-	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", g.admin, max(1, int(d.Seconds())))
+	return g.pprof(ctx, fmt.Sprintf("profile?seconds=%d", max(1, int(d.Seconds()))), path)
+}
+
+// heapProfile saves the gateway's heap profile (live objects as of the
+// last GC, after one forced) to path.
+func (g *gatewayProc) heapProfile(ctx context.Context, path string) error {
+	return g.pprof(ctx, "heap?gc=1", path)
+}
+
+// pprof saves the gateway's /debug/pprof/ endpoint what to path.
+func (g *gatewayProc) pprof(ctx context.Context, what, path string) error {
+	url := g.admin + "/debug/pprof/" + what
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.hlsDuration, "hls-duration", 10*time.Second, "how long each LL-HLS level is measured")
 	fs.DurationVar(&o.costMedia, "cost-media", 30*time.Second, "media time fed to the packager and transcoders for their cost")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown `file` the report is written into (empty: print only)")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "save CPU profiles as `prefix`-N.pprof: the gateway during each fan-out step's hold (N viewers), and this process (gateway and clients) during each LL-HLS level (prefix-hls-M.pprof)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "save profiles as `prefix`-N.pprof: the gateway's CPU during each fan-out step's hold (N viewers) and its heap at the hold's start (prefix-N.heap), and this process (gateway and clients) during each LL-HLS level (prefix-hls-M.pprof)")
 	fs.StringVar(&only, "only", "fanout,hls,cost", "which parts to run")
 	if err := fs.Parse(args); err != nil {
 		return o, err

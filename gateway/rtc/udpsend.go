@@ -29,9 +29,15 @@ const (
 	maxSegments = 64
 	// maxTrainBytes keeps a train under the 64 KiB a datagram can carry.
 	maxTrainBytes = 60000
-	// maxPending bounds the queued datagrams: a socket that stopped
-	// draining loses packets rather than memory.
-	maxPending = 1 << 16
+	// maxQueued is how many datagrams may wait for the sender goroutine
+	// before writers wait for it instead: a keyframe to a thousand viewers
+	// would otherwise queue 35,000 copies (50 MB) at once, where waiting
+	// keeps them as shared packets in the viewers' queues. A batch on the
+	// wire and a full queue are at most twice this many buffers.
+	maxQueued = 2048
+	// maxQueueWait bounds that wait: a socket that stopped draining loses
+	// datagrams (counted as dropped) rather than stalling its writers.
+	maxQueueWait = 50 * time.Millisecond
 	// sendBufLen fits any datagram WebRTC sends here (ICE, DTLS and RTP
 	// stay under the 1500-byte MTU); larger ones get their own buffer.
 	sendBufLen = 1500
@@ -77,6 +83,11 @@ type sender struct {
 	pending []outgoing
 	spare   []outgoing
 	closed  bool
+	// drained is made by the first writer to wait for room and closed
+	// (then nil) when the sender takes the queue.
+	drained chan struct{}
+	waiting int // writers waiting for room, for tests
+	queued  atomic.Int64 // len(pending), read without the lock
 	wake    chan struct{} // a datagram was queued on an empty queue
 	done    chan struct{} // closed when the sender goroutine has sent its last
 	stop    chan struct{}
@@ -108,8 +119,13 @@ func newSender(sock net.PacketConn, log *slog.Logger) *sender {
 	return s
 }
 
-// write queues a copy of b for to; it never blocks on the network.
+// write queues a copy of b for to; it never blocks on the network, and
+// waits at most maxQueueWait for room in the queue.
 func (s *sender) write(b []byte, to netip.AddrPort) (int, error) {
+	if s.queued.Load() >= maxQueued && isMedia(b) && !s.room() {
+		s.dropped.Add(1)
+		return len(b), nil // UDP: a datagram lost on the way
+	}
 	var buf *[]byte
 	if len(b) <= sendBufLen {
 		buf = s.bufs.Get().(*[]byte)
@@ -125,14 +141,9 @@ func (s *sender) write(b []byte, to netip.AddrPort) (int, error) {
 		s.release(buf)
 		return 0, net.ErrClosed
 	}
-	if len(s.pending) >= maxPending {
-		s.mu.Unlock()
-		s.release(buf)
-		s.dropped.Add(1)
-		return len(b), nil // UDP: a datagram lost on the way
-	}
 	first := len(s.pending) == 0
 	s.pending = append(s.pending, outgoing{to: to, buf: buf, n: n})
+	s.queued.Store(int64(len(s.pending)))
 	s.mu.Unlock()
 	if first {
 		select {
@@ -141,6 +152,46 @@ func (s *sender) write(b []byte, to netip.AddrPort) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+// isMedia tells SRTP and SRTCP from STUN and DTLS by the first byte (RFC
+// 7983 section 7): only media waits for room in the queue. ICE checks,
+// consent and handshakes are few and are queued at once, so a session's
+// keep-alive never waits behind a keyframe's fan-out.
+func isMedia(b []byte) bool { return len(b) > 0 && b[0] >= 128 && b[0] <= 191 }
+
+// room waits until the queue is below maxQueued; false when it stayed full
+// for maxQueueWait. A closed sender has room: write then fails as closed.
+func (s *sender) room() bool {
+	var timeout <-chan time.Time
+	s.mu.Lock()
+	for len(s.pending) >= maxQueued && !s.closed {
+		if s.drained == nil {
+			s.drained = make(chan struct{})
+		}
+		drained := s.drained
+		s.waiting++
+		s.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(maxQueueWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		var late bool
+		select {
+		case <-drained:
+		case <-timeout:
+			late = true
+		}
+		s.mu.Lock()
+		s.waiting--
+		if late {
+			s.mu.Unlock()
+			return false
+		}
+	}
+	s.mu.Unlock()
+	return true
 }
 
 func (s *sender) release(buf *[]byte) {
@@ -168,6 +219,11 @@ func (s *sender) flush() {
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = s.spare[:0]
+	s.queued.Store(0)
+	if s.drained != nil { // writers wait for room
+		close(s.drained)
+		s.drained = nil
+	}
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		s.spare = batch

@@ -134,6 +134,96 @@ func heldBuffers(s *sender) int {
 	return n
 }
 
+// A full queue makes writers wait for the sender goroutine's next batch,
+// not copy more; one that stays full drops the datagram after maxQueueWait.
+func TestSenderQueueBound(t *testing.T) {
+	_, rcv := testSender(t)
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	// A sender without its goroutine: the test flushes.
+	s := &sender{sock: sock, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
+	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
+	to := addrOf(rcv[0])
+	media := func(i int) []byte { // an RTP version 2 header first (RFC 7983)
+		b := packet(i, 100)
+		b[0] = 0x80
+		return b
+	}
+	for i := range maxQueued {
+		if _, err := s.write(media(i), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Full, nobody drains: dropped after the wait, not queued.
+	start := time.Now()
+	if _, err := s.write(media(1), to); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < maxQueueWait || s.dropped.Load() != 1 || len(s.pending) != maxQueued {
+		t.Fatalf("full queue: returned after %v, %d dropped, %d queued; want >= %v, 1, %d",
+			waited, s.dropped.Load(), len(s.pending), maxQueueWait, maxQueued)
+	}
+
+	// STUN and DTLS never wait: a session's keep-alive goes out at once.
+	for _, ctl := range [][]byte{{0x00, 0x01, 0, 0}, {22, 0xfe, 0xfd}} {
+		start := time.Now()
+		if _, err := s.write(ctl, to); err != nil {
+			t.Fatal(err)
+		}
+		if s.dropped.Load() != 1 || time.Since(start) >= maxQueueWait {
+			t.Fatalf("control datagram %x: %d dropped, took %v; want queued at once", ctl[0], s.dropped.Load(), time.Since(start))
+		}
+	}
+	s.flush()
+	for i := range maxQueued {
+		if _, err := s.write(media(i), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Full, then drained: the waiting writer queues its datagram.
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.write(media(2), to)
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		waiting := s.waiting
+		s.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never waited for room")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, bounded by the deadline
+	}
+	s.flush()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting writer did not return after the flush")
+	}
+	if s.dropped.Load() != 1 || len(s.pending) != 1 || s.queued.Load() != 1 {
+		t.Errorf("after the flush: %d dropped, %d queued (counter %d); want 1, 1, 1", s.dropped.Load(), len(s.pending), s.queued.Load())
+	}
+
+	// A second batch taken before a woken writer has run: nothing to wake.
+	s.mu.Lock()
+	s.waiting = 1
+	s.mu.Unlock()
+	s.flush()
+}
+
 func TestSenderClosed(t *testing.T) {
 	s, rcv := testSender(t)
 	s.close()
