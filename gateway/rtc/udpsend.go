@@ -86,8 +86,8 @@ type sender struct {
 	// drained is made by the first writer to wait for room and closed
 	// (then nil) when the sender takes the queue.
 	drained chan struct{}
-	waiting int // writers waiting for room, for tests
-	queued  atomic.Int64 // len(pending), read without the lock
+	waiting int           // writers waiting for room, for tests
+	queued  atomic.Int64  // len(pending), read without the lock
 	wake    chan struct{} // a datagram was queued on an empty queue
 	done    chan struct{} // closed when the sender goroutine has sent its last
 	stop    chan struct{}
