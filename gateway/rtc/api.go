@@ -11,6 +11,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -85,8 +86,17 @@ func New(cfg Config) (*Engine, error) {
 	}
 	// Our mux, not pion's ice.UDPMuxDefault: see udpMux for why.
 	e := &Engine{conn: conn, mux: newUDPMux(conn, loopback, cfg.Logger)}
+	// One view of the interfaces for every session: without it each ICE
+	// agent lists them anew (a netlink dump, ~9 KiB kept per viewer). The
+	// sessions only read it: continual gathering, which refreshes it, is off.
+	shared, err := stdnet.NewNet()
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("webrtc: network interfaces: %w", err)
+	}
 	settings := func() webrtc.SettingEngine {
 		var s webrtc.SettingEngine
+		s.SetNet(shared)
 		s.SetICEUDPMux(e.mux)
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		s.SetIncludeLoopbackCandidate(loopback)
