@@ -552,6 +552,34 @@ func testBrowserPlayerPage(t *testing.T, br *browser) {
 	t.Logf("WHEP: %d frames presented, inbound video %d packets (%d lost) %d frames decoded; audio %d packets, energy %.3g, %d of %d samples concealed; HLS played %.2f s -> %.2f s",
 		whep.Frames, v.PacketsReceived, v.PacketsLost, v.FramesDecoded, a.PacketsReceived, a.TotalAudioEnergy,
 		a.ConcealedSamples, a.TotalSamplesReceived, hls.From, hls.To)
+
+	// Each side shows its latency from capture on the gateway's clock: on
+	// loopback WebRTC is tens of milliseconds, LL-HLS a few parts.
+	latency := map[string]float64{}
+	for _, side := range []string{"whep", "hls"} {
+		var v string
+		if err := p.call(ctx, "dataWaits", map[string]any{"selector": "#" + side + "-status", "name": "latencyMs"}, &v); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s latency %q: %v", side, v, err)
+		}
+		latency[side] = ms
+	}
+	var seen map[string]struct{ Text string }
+	if err := p.call(ctx, "visible", map[string]any{"selectors": []string{"#whep-status", "#hls-status"}}, &seen); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("side by side: WebRTC %q, LL-HLS %q", seen["#whep-status"].Text, seen["#hls-status"].Text)
+	if w, h := latency["whep"], latency["hls"]; w > 500 || h > 3000 || w >= h {
+		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC under 500 ms, below LL-HLS, and LL-HLS under 3 s", w, h)
+	}
+	for side, text := range map[string]string{"WebRTC": seen["#whep-status"].Text, "LL-HLS": seen["#hls-status"].Text} {
+		if !strings.Contains(text, "from capture") {
+			t.Errorf("%s status %q does not say its latency from capture", side, text)
+		}
+	}
 }
 
 // BenchmarkBrowserWHEPFirstFrame measures, per Chromium WHEP viewer, the time

@@ -1,6 +1,8 @@
 // The side-by-side page (/compare?stream=NAME): one stream over WebRTC (WHEP)
 // and LL-HLS at once, to compare the tiers. Plain JS, same-origin only; the
-// viewer's player (priorities, fallback, recovery) is play.js.
+// viewer's player (priorities, fallback, recovery) is play.js. Each side
+// shows its latency from capture on the gateway's clock (clock.js), so the
+// two figures compare like for like.
 'use strict';
 
 const stream = new URLSearchParams(location.search).get('stream') || 'demo';
@@ -9,14 +11,24 @@ document.getElementById('stream-name').textContent = stream;
 
 const RETRY_MS = 3000; // after an error, before trying again
 const ICE_GATHERING_TIMEOUT_MS = 5000; // never wait forever for candidates
+const LATENCY_EVERY_MS = 1000;
 
+const clock = new frontrowClock.GatewayClock('/clock');
+clock.run();
+
+// statusLine writes a side's state; a latency from capture (ms) also goes
+// to data-latency-ms, for tests.
 function statusLine(id) {
   const el = document.getElementById(id);
-  return (state, detail) => {
+  return (state, detail, latencyMs) => {
     el.textContent = detail ? `${state}: ${detail}` : state;
     el.className = `status ${state}`;
+    if (latencyMs === undefined) delete el.dataset.latencyMs;
+    else el.dataset.latencyMs = String(Math.round(latencyMs));
   };
 }
+
+const fromCapture = (ms) => `${Math.round(ms)} ms from capture`;
 
 // Retry-After is seconds or an HTTP date (RFC 9110 section 10.2.3).
 function retryAfterMs(header) {
@@ -54,6 +66,7 @@ function startWhep(video, status) {
 
   async function connect() {
     status('connecting');
+    playing = false;
     const peer = new RTCPeerConnection();
     pc = peer;
     peer.addTransceiver('video', { direction: 'recvonly' });
@@ -104,7 +117,23 @@ function startWhep(video, status) {
     session = null;
   }
 
-  video.addEventListener('playing', () => status('playing'));
+  let playing = false;
+  video.addEventListener('playing', () => {
+    playing = true;
+    status('playing');
+  });
+  // The latency from capture: what the video shows, else what the audio plays.
+  setInterval(async () => {
+    const peer = pc;
+    if (!playing || !peer || peer.connectionState !== 'connected') return;
+    const byKind = {};
+    (await peer.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') byKind[s.kind] = s;
+    });
+    if (peer !== pc) return;
+    const ms = frontrowClock.fromPlayout(clock, byKind.video) ?? frontrowClock.fromPlayout(clock, byKind.audio);
+    if (ms !== undefined) status('playing', fromCapture(ms), ms);
+  }, LATENCY_EVERY_MS);
   window.addEventListener('pagehide', () => {
     clearTimeout(retryTimer);
     deleteSession(true);
@@ -150,9 +179,10 @@ function startHls(video, status) {
   video.addEventListener('playing', () => { playing = true; });
   setInterval(() => {
     if (!playing || !hls) return;
-    const latency = hls.latency;
-    status('playing', Number.isFinite(latency) ? `latency ${latency.toFixed(2)} s` : '');
-  }, 500);
+    const ms = frontrowClock.fromDate(clock, hls.playingDate);
+    const edge = Number.isFinite(hls.latency) ? `hls.js latency ${hls.latency.toFixed(2)} s` : '';
+    status('playing', ms !== undefined ? `${fromCapture(ms)}${edge ? ` (${edge})` : ''}` : edge, ms);
+  }, LATENCY_EVERY_MS);
   connect();
 }
 

@@ -49,18 +49,8 @@
   const STATS_EVERY_TICKS = 4; // getStats and the latency once a second
   const NOTICE_MS = 8000; // how long a notice ("WebRTC blocked, ...") stays up
   const MAX_EVENTS = 40; // kept for the stats panel and tests
-  const NTP_UNIX_OFFSET_MS = 2208988800000; // 1900 to 1970, for RTCP sender clocks
-  // The gateway's clock (GET /clock): the best of CLOCK_SAMPLES round trips,
-  // again every CLOCK_RESYNC_MS (CLOCK_RETRY_MS after a failure).
-  const CLOCK_SAMPLES = 4;
-  const CLOCK_TIMEOUT_MS = 2000;
-  const CLOCK_RESYNC_MS = 10 * 60 * 1000;
-  const CLOCK_RETRY_MS = 10000;
-  // A latency from capture outside these bounds means the clocks are wrong
-  // (a sender that is not synced to the gateway's): the estimate is shown.
-  const CAPTURE_SLACK_MS = 250; // how far below zero clock error may go
-  const CAPTURE_MAX_MS = 60000;
 
+  const { GatewayClock, fromPlayout, fromDate } = window.frontrowClock; // clock.js
   const LABELS = { webrtc: 'WebRTC', hls: 'LL-HLS' };
   // What the stats panel says each latency is (stats().latencySource).
   const LATENCY_SOURCES = {
@@ -149,52 +139,6 @@
       default:
         return new PlayError('failed', `${what} answered ${res.status}${body.error ? ` (${body.error})` : ''}`,
           { retryAfterMs: retry, status: res.status });
-    }
-  }
-
-  // ---- The gateway's clock -------------------------------------------
-
-  // GatewayClock is the offset from this device's clock to the gateway's,
-  // from GET /clock round trips (the one with the shortest round trip wins,
-  // as in NTP: its error is at most half of it). The RTCP sender reports to
-  // WebRTC viewers and LL-HLS's PROGRAM-DATE-TIME carry the gateway's
-  // clock, and a viewer's clock is often off by more than the latency to
-  // measure, so latency from capture is only shown once this is known.
-  class GatewayClock {
-    constructor(url) {
-      this.url = url;
-      this.offsetMs = undefined; // gateway minus this device
-      this.rttMs = undefined;
-    }
-
-    // at is the gateway's time when this device's clock (Date.now()) read
-    // local; undefined before the first sync.
-    at(local) {
-      return this.offsetMs === undefined ? undefined : local + this.offsetMs;
-    }
-
-    // sync measures the offset; it reports whether it is known.
-    async sync() {
-      let best;
-      for (let i = 0; i < CLOCK_SAMPLES; i++) {
-        try {
-          const t0 = Date.now();
-          const res = await fetchWithin(this.url, { cache: 'no-store' }, CLOCK_TIMEOUT_MS, 'the gateway clock');
-          const body = res.ok ? await res.json() : null;
-          const t1 = Date.now();
-          if (!body || !Number.isFinite(body.unixMs)) break; // a gateway without /clock
-          if (!best || t1 - t0 < best.rttMs) best = { rttMs: t1 - t0, offsetMs: body.unixMs - (t0 + t1) / 2 };
-        } catch {
-          // unreachable or not JSON: the other samples may do
-        }
-      }
-      if (best) Object.assign(this, best);
-      return best !== undefined;
-    }
-
-    // run keeps the offset fresh for the page's lifetime.
-    async run() {
-      for (;;) await sleepMs((await this.sync()) ? CLOCK_RESYNC_MS : CLOCK_RETRY_MS);
     }
   }
 
@@ -451,21 +395,9 @@
       }
     }
 
-    // captureLatencyMs is how long ago the media playing now was captured,
-    // from an inbound-rtp entry: its estimatedPlayoutTimestamp is the
-    // capture time of what plays, on the sender's NTP clock (the gateway's
-    // RTCP sender reports map RTP time to the capture clock, gateway/whep),
-    // as of the entry's timestamp on this device's clock.
-    captureLatencyMs(s) {
-      if (!s || !s.estimatedPlayoutTimestamp || !s.timestamp) return undefined;
-      const now = this.player.gatewayClock.at(s.timestamp);
-      if (now === undefined) return undefined;
-      const ms = now + NTP_UNIX_OFFSET_MS - s.estimatedPlayoutTimestamp;
-      return ms > -CAPTURE_SLACK_MS && ms < CAPTURE_MAX_MS ? Math.max(ms, 0) : undefined;
-    }
-
     // stats reads inbound RTP and the selected candidate pair. The latency
-    // is from capture (captureLatencyMs) once the sender reports and the
+    // is from capture (clock.js fromPlayout: the gateway's RTCP sender
+    // reports map RTP time to the capture clock) once they and the
     // gateway's clock are known: what the video shows, else what the audio
     // plays. Before that, or where the browser has no
     // estimatedPlayoutTimestamp, it is an estimate of the gateway-to-screen
@@ -504,7 +436,7 @@
         if (prev.at && video.bytesReceived >= prev.bytes) {
           out.kbps = ((video.bytesReceived - prev.bytes) * 8) / (now - prev.at);
         }
-        out.captureToPlayoutMs = this.captureLatencyMs(video);
+        out.captureToPlayoutMs = fromPlayout(this.player.gatewayClock, video);
         this.prevStats = {
           at: now, bytes: video.bytesReceived, jbCount: video.jitterBufferEmittedCount, jbDelay: video.jitterBufferDelay,
           framesDecoded: video.framesDecoded, decodeTime: video.totalDecodeTime,
@@ -515,7 +447,7 @@
         const dCount = (audio.jitterBufferEmittedCount || 0) - (prev.ajbCount || 0);
         const dDelay = (audio.jitterBufferDelay || 0) - (prev.ajbDelay || 0);
         if (dCount > 0) out.audioJitterBufferMs = (dDelay / dCount) * 1000;
-        out.audioCaptureToPlayoutMs = this.captureLatencyMs(audio);
+        out.audioCaptureToPlayoutMs = fromPlayout(this.player.gatewayClock, audio);
         this.prevStats = { ...this.prevStats, ajbCount: audio.jitterBufferEmittedCount, ajbDelay: audio.jitterBufferDelay };
       }
       if (pair) {
@@ -693,8 +625,7 @@
       }
       if (Number.isFinite(hls.targetLatency)) out.targetLatencyMs = hls.targetLatency * 1000;
       // PROGRAM-DATE-TIME is stamped from the gateway's ingest clock.
-      const now = this.player.gatewayClock.at(Date.now());
-      if (hls.playingDate && now !== undefined) out.captureToPlayoutMs = now - hls.playingDate.getTime();
+      out.captureToPlayoutMs = fromDate(this.player.gatewayClock, hls.playingDate);
       const level = hls.levels && hls.levels[hls.currentLevel];
       if (level) {
         out.kbps = level.bitrate / 1000;

@@ -390,6 +390,17 @@
       return { frames: w.frames, blank: w.blank };
     },
 
+    // dataWaits waits until the element's data-{name} attribute is set and
+    // returns it.
+    async dataWaits({ selector, name, timeoutMs = 10000 }) {
+      const read = () => {
+        const el = document.querySelector(selector);
+        return el && el.dataset[name] !== undefined ? el.dataset[name] : null;
+      };
+      return until(`data-${name} on ${selector}`, timeoutMs, read,
+        () => (document.querySelector(selector) || {}).textContent);
+    },
+
     // dropWebRTC closes every connected peer connection the page made, as
     // a network cut would look to it: media stops, no event says why.
     async dropWebRTC() {
