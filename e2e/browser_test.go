@@ -368,10 +368,6 @@ type (
 		TotalSamplesReceived  int
 		ConcealedSamples      int
 	}
-	browserVideoState struct {
-		Frames, TotalVideoFrames, Width, Height int
-		CurrentTime                             float64
-	}
 	browserFirstFrame struct {
 		GatherMs, AnswerMs, ConnectedMs, FirstFrameMs float64
 	}
@@ -515,70 +511,51 @@ func testBrowserWHIPPublish(t *testing.T, br *browser) {
 	}
 }
 
-// testBrowserPlayerPage: the side-by-side page at /compare plays the demo stream over
-// WHEP and over LL-HLS (hls.js), with sound on the WebRTC side.
+// testBrowserPlayerPage: the side-by-side page at /compare plays the demo
+// stream in two of the viewers' players, one held to WebRTC (with sound) and
+// one to LL-HLS, each showing its latency from capture.
 func testBrowserPlayerPage(t *testing.T, br *browser) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g := startGateway(t, withDemo())
 	p := br.open(t, ctx, g.base+"/compare")
+	inFrame := func(frame, fn string, arg, out any) {
+		t.Helper()
+		if err := p.call(ctx, "inFrame", map[string]any{"selector": frame, "fn": fn, "arg": arg}, out); err != nil {
+			t.Fatalf("%s: %v", frame, err)
+		}
+	}
 
-	var whep browserVideoState
-	if err := p.call(ctx, "videoFrames", map[string]any{"selector": "#whep-video", "min": 10}, &whep); err != nil {
-		t.Fatal(err)
-	}
-	if whep.Width == 0 || whep.Height == 0 {
-		t.Errorf("WHEP video has no size: %+v", whep)
-	}
-	var hls struct{ From, To float64 }
-	if err := p.call(ctx, "videoAdvances", map[string]any{"selector": "#hls-video", "seconds": 1}, &hls); err != nil {
-		t.Fatal(err)
+	var plays [2]playerPlays
+	for i, side := range []struct{ frame, tier string }{{"#webrtc-player", "webrtc"}, {"#hls-player", "hls"}} {
+		inFrame(side.frame, "playerPlays", map[string]any{"tier": side.tier, "frames": 10, "timeoutMs": 10000}, &plays[i])
+		if r := plays[i]; r.Width == 0 || r.Height == 0 || r.Player.Tier != side.tier {
+			t.Errorf("%s: %+v, want %s playing with a picture", side.frame, r, side.tier)
+		}
 	}
 	// The demo's audio is a 1 kHz sine: energy above zero means sound was
-	// decoded and played out, not concealment or silence. The page starts
+	// decoded and played out, not concealment or silence. The player starts
 	// muted (autoplay), and Chromium measures the energy after the element's
 	// volume, so unmute first as a viewer would.
-	if err := p.call(ctx, "unmute", map[string]any{"selector": "#whep-video"}, nil); err != nil {
-		t.Fatal(err)
-	}
+	inFrame("#webrtc-player", "click", map[string]any{"selector": "#unmute"}, nil)
 	var stats map[string]browserRTPStats
-	if err := p.call(ctx, "receiverStats", map[string]any{}, &stats); err != nil {
-		t.Fatal(err)
-	}
+	inFrame("#webrtc-player", "receiverStats", nil, &stats)
 	v, a := stats["video"], stats["audio"]
 	if !strings.EqualFold(v.MimeType, "video/H264") || !strings.EqualFold(a.MimeType, "audio/opus") {
 		t.Errorf("WHEP codecs %q and %q, want video/H264 and audio/opus", v.MimeType, a.MimeType)
 	}
-	t.Logf("WHEP: %d frames presented, inbound video %d packets (%d lost) %d frames decoded; audio %d packets, energy %.3g, %d of %d samples concealed; HLS played %.2f s -> %.2f s",
-		whep.Frames, v.PacketsReceived, v.PacketsLost, v.FramesDecoded, a.PacketsReceived, a.TotalAudioEnergy,
-		a.ConcealedSamples, a.TotalSamplesReceived, hls.From, hls.To)
 
-	// Each side shows its latency from capture on the gateway's clock: on
-	// loopback WebRTC is tens of milliseconds, LL-HLS a few parts.
-	latency := map[string]float64{}
-	for _, side := range []string{"whep", "hls"} {
-		var v string
-		if err := p.call(ctx, "dataWaits", map[string]any{"selector": "#" + side + "-status", "name": "latencyMs"}, &v); err != nil {
-			t.Fatal(err)
-		}
-		ms, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			t.Fatalf("%s latency %q: %v", side, v, err)
-		}
-		latency[side] = ms
-	}
-	var seen map[string]struct{ Text string }
-	if err := p.call(ctx, "visible", map[string]any{"selectors": []string{"#whep-status", "#hls-status"}}, &seen); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("side by side: WebRTC %q, LL-HLS %q", seen["#whep-status"].Text, seen["#hls-status"].Text)
-	if w, h := latency["whep"], latency["hls"]; w > 500 || h > 3000 || w >= h {
-		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC under 500 ms, below LL-HLS, and LL-HLS under 3 s", w, h)
-	}
-	for side, text := range map[string]string{"WebRTC": seen["#whep-status"].Text, "LL-HLS": seen["#hls-status"].Text} {
-		if !strings.Contains(text, "from capture") {
-			t.Errorf("%s status %q does not say its latency from capture", side, text)
-		}
+	// Each side's latency from capture on the gateway's clock: on loopback
+	// WebRTC is tens of milliseconds, LL-HLS a few parts.
+	var w, h playerState
+	inFrame("#webrtc-player", "playerWaits", map[string]any{"want": map[string]any{"latencySource": "capture"}}, &w)
+	// PROGRAM-DATE-TIME's capture -> playout needs the clock synced too.
+	inFrame("#hls-player", "playerWaits", map[string]any{"want": map[string]any{"latencySource": "hls.js", "has": "captureToPlayoutMs"}}, &h)
+	t.Logf("side by side: WebRTC %.0f ms from capture (video %d packets, %d lost; audio energy %.3g, %d of %d samples concealed); LL-HLS %.0f ms from capture, hls.js latency %.0f ms",
+		deref(w.LatencyMs), v.PacketsReceived, v.PacketsLost, a.TotalAudioEnergy, a.ConcealedSamples, a.TotalSamplesReceived,
+		deref(h.CaptureToPlayoutMs), deref(h.LatencyMs))
+	if wl, hl := deref(w.LatencyMs), deref(h.CaptureToPlayoutMs); wl < 0 || wl > 500 || hl < 0 || hl > 3000 || wl >= hl {
+		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC 0-500 ms, below LL-HLS, and LL-HLS under 3 s", wl, hl)
 	}
 }
 

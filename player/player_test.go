@@ -145,9 +145,9 @@ func TestEmbeddedPages(t *testing.T) {
 	h := Handler(Config{})
 	pages := map[string][]string{
 		"/":                {"/list.js", "/player.css"},
-		"/play/d_x":        {"/play.js", "/player.css", "/vendor/hls.min.js"},
-		"/watch/demo":      {"/play.js"},
-		"/compare?stream=": {"/compare.js", "/player.css", "/vendor/hls.min.js"},
+		"/play/d_x":        {"/clock.js", "/play.js", "/player.css", "/vendor/hls.min.js"},
+		"/watch/demo":      {"/clock.js", "/play.js"},
+		"/compare?stream=": {"/compare.js", "/player.css"},
 		"/publish/cam1":    {"/publish.js", "/player.css"},
 	}
 	for target, refs := range pages {

@@ -1104,7 +1104,10 @@
       }
     }
     if (cfg.name) document.title = `${cfg.name} · frontrow`;
-    cfg.sources = (cfg.sources || []).filter((s) => LABELS[s.type]);
+    // ?tier=webrtc or ?tier=hls keeps that one source (the side-by-side
+    // page shows each tier in its own player): no fallback to the other.
+    const tier = pageParams.get('tier');
+    cfg.sources = (cfg.sources || []).filter((s) => LABELS[s.type] && (!tier || s.type === tier));
     const player = new Player(cfg);
     player.gatewayClock.run(); // for the whole page: it never settles
     // hls is the hls.js instance on screen or connecting (null without
@@ -1118,7 +1121,7 @@
     };
     wire(player);
     if (cfg.sources.length === 0) {
-      player.setState('refused', 'This distribution has no source to play.');
+      player.setState('refused', tier ? `This distribution has no ${LABELS[tier] || tier} source.` : 'This distribution has no source to play.');
       return;
     }
     player.connect(0, []);

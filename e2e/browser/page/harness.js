@@ -181,29 +181,6 @@
       return state();
     },
 
-    // videoAdvances resolves once a playing <video>'s currentTime has moved
-    // on by seconds from where it was when it first played.
-    async videoAdvances({ selector, seconds, timeoutMs = 10000 }) {
-      const video = document.querySelector(selector);
-      if (!video) throw new Error(`no element ${selector}`);
-      const state = () => ({ currentTime: video.currentTime, paused: video.paused, readyState: video.readyState });
-      const from = await until(`${selector} playing`, timeoutMs,
-        () => (!video.paused && video.currentTime > 0 ? video.currentTime : 0), state);
-      const to = await until(`${selector} to advance ${seconds} s from ${from}`, timeoutMs,
-        () => (video.currentTime >= from + seconds ? video.currentTime : 0), state);
-      return { from, to };
-    },
-
-    // unmute unmutes a <video>, as a viewer clicking its speaker icon
-    // would (the autoplay policy flag allows sound without a gesture).
-    async unmute({ selector }) {
-      const video = document.querySelector(selector);
-      if (!video) throw new Error(`no element ${selector}`);
-      video.muted = false;
-      await video.play();
-      return !video.muted;
-    },
-
     // receiverStats waits until a connected peer connection the page made has
     // decoded video and received audio with energy (not silence), and
     // returns its inbound-rtp per kind.
@@ -301,12 +278,14 @@
     },
 
     // playerWaits resolves with the player's state once every field of want
-    // matches it (strings in messageIncludes/noticeIncludes as substrings).
+    // matches it (strings in messageIncludes/noticeIncludes as substrings;
+    // has names a field that must be set).
     async playerWaits({ want, timeoutMs = 10000 }) {
       const state = () => (window.frontrowPlayer ? window.frontrowPlayer.state() : null);
       const matches = (s) => s && Object.entries(want).every(([k, v]) => {
         if (k === 'messageIncludes') return s.message.includes(v);
         if (k === 'noticeIncludes') return s.notice.includes(v);
+        if (k === 'has') return s[v] !== undefined && s[v] !== null;
         return s[k] === v;
       });
       return until(`player state ${JSON.stringify(want)}`, timeoutMs, () => (matches(state()) ? state() : null), state);
@@ -390,15 +369,15 @@
       return { frames: w.frames, blank: w.blank };
     },
 
-    // dataWaits waits until the element's data-{name} attribute is set and
-    // returns it.
-    async dataWaits({ selector, name, timeoutMs = 10000 }) {
-      const read = () => {
-        const el = document.querySelector(selector);
-        return el && el.dataset[name] !== undefined ? el.dataset[name] : null;
-      };
-      return until(`data-${name} on ${selector}`, timeoutMs, read,
-        () => (document.querySelector(selector) || {}).textContent);
+    // inFrame calls fn of the harness in the same-origin <iframe> selector
+    // (the side-by-side page holds two players), once its page has loaded.
+    async inFrame({ selector, fn, arg, timeoutMs = 10000 }) {
+      const harness = await until(`the page in ${selector}`, timeoutMs, () => {
+        const frame = document.querySelector(selector);
+        const w = frame && frame.contentWindow;
+        return w && w.frontrowTest && w.frontrowPlayer && w.document.readyState === 'complete' ? w.frontrowTest : null;
+      });
+      return harness[fn](arg || {});
     },
 
     // dropWebRTC closes every connected peer connection the page made, as
