@@ -554,6 +554,7 @@ func testBrowserPlayerPage(t *testing.T, br *browser) {
 	t.Logf("side by side: WebRTC %.0f ms from capture (video %d packets, %d lost; audio energy %.3g, %d of %d samples concealed); LL-HLS %.0f ms from capture, hls.js latency %.0f ms",
 		deref(w.LatencyMs), v.PacketsReceived, v.PacketsLost, a.TotalAudioEnergy, a.ConcealedSamples, a.TotalSamplesReceived,
 		deref(h.CaptureToPlayoutMs), deref(h.LatencyMs))
+	t.Logf("side-by-side screenshot: %s", screenshot(t, ctx, p, "compare.png"))
 	if wl, hl := deref(w.LatencyMs), deref(h.CaptureToPlayoutMs); wl < 0 || wl > 500 || hl < 0 || hl > 3000 || wl >= hl {
 		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC 0-500 ms, below LL-HLS, and LL-HLS under 3 s", wl, hl)
 	}

@@ -659,6 +659,8 @@
       this.countdown = null; // {text(ms), until}
       this.stats = {};
       this.hasWebRTC = cfg.sources.some((s) => s.type === 'webrtc');
+      // Interactive (force WebRTC) means something only beside another tier.
+      this.canForceWebRTC = this.hasWebRTC && cfg.sources.some((s) => s.type !== 'webrtc');
     }
 
     // order is the sources to try: the distribution's, or WebRTC first in
@@ -980,7 +982,7 @@
       $('mute').setAttribute('aria-pressed', String(this.muted));
       $('mute').querySelector('.label').textContent = this.muted ? 'Unmute' : 'Mute';
       $('unmute').hidden = !this.muted || !t;
-      $('interactive').hidden = !this.hasWebRTC;
+      $('interactive').hidden = !this.canForceWebRTC;
       if (!$('stats').hidden) this.renderStats();
     }
 
