@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/sdp/v3"
 
 	"github.com/frontrow-live/frontrow/gateway/demo"
 	"github.com/frontrow-live/frontrow/testdata"
@@ -149,4 +152,58 @@ func TestPublisherReconnect(t *testing.T) {
 	sentV, _, _ := second.sent.snapshot()
 	checkResumed(t, after, sentV)
 	checkHLSDiscontinuity(t, ctx, g, "live")
+}
+
+// TestAnswerDirections: whatever direction the offer allows, every media
+// section of the answer is what the gateway does there: WHIP answers
+// recvonly to sendonly and sendrecv offers, WHEP sendonly to recvonly and
+// sendrecv ones (specs/whip-whep.md; RFC 3264 section 6.1).
+func TestAnswerDirections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	startPublisher(t, ctx, g, "live")
+	api := clientAPI(t)
+	for _, tc := range []struct {
+		name, path, token, offer, want string
+	}{
+		{"WHIP sendonly", "/whip/a", testToken, "sendonly", "recvonly"},
+		{"WHIP sendrecv", "/whip/b", testToken, "sendrecv", "recvonly"},
+		{"WHEP recvonly", "/whep/live", "", "recvonly", "sendonly"},
+		{"WHEP sendrecv", "/whep/live", "", "sendrecv", "sendonly"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := postSDP(ctx, g.base+tc.path, tc.token, offerSDP(t, api, tc.offer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("POST %s with a %s offer: %d %s", tc.path, tc.offer, resp.StatusCode, body)
+			}
+			del(t, ctx, g.base+resp.Header.Get("Location"), tc.token, http.StatusOK)
+			var answer sdp.SessionDescription
+			if err := answer.Unmarshal(body); err != nil {
+				t.Fatalf("answer: %v", err)
+			}
+			if len(answer.MediaDescriptions) != 2 {
+				t.Fatalf("answer has %d media sections, want 2", len(answer.MediaDescriptions))
+			}
+			for _, m := range answer.MediaDescriptions {
+				var dirs []string
+				for _, d := range []string{"sendrecv", "sendonly", "recvonly", "inactive"} {
+					if _, ok := m.Attribute(d); ok {
+						dirs = append(dirs, d)
+					}
+				}
+				if len(dirs) != 1 || dirs[0] != tc.want {
+					t.Errorf("%s section answers %v, want %s", m.MediaName.Media, dirs, tc.want)
+				}
+			}
+		})
+	}
 }

@@ -72,10 +72,13 @@ func newViewer(st *stream.Stream, pc *webrtc.PeerConnection, ufrag string, queue
 
 func (v *viewer) addTrack(t *stream.Track) error {
 	ot := newOutTrack(t)
-	sender, err := v.pc.AddTrack(ot)
+	// Send only (the offer's sendrecv sections are taken as recvonly:
+	// rtc.ReceiveOnly), so the answer is sendonly.
+	tr, err := v.pc.AddTransceiverFromTrack(ot, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return err
 	}
+	sender := tr.Sender()
 	v.tracks[t.Kind()] = ot
 	v.senders = append(v.senders, sender)
 	return nil

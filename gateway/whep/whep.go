@@ -75,7 +75,12 @@ func (s *Server) Start(ctx context.Context, req signaling.StartRequest) (signali
 			return nil, nil, fmt.Errorf("whep: add %s track: %w", t.Kind(), err)
 		}
 	}
-	answer, err := rtc.Answer(ctx, pc, req.Offer)
+	offer, err := rtc.ReceiveOnly(req.Offer)
+	if err != nil {
+		_ = pc.Close()
+		return nil, nil, err
+	}
+	answer, err := rtc.Answer(ctx, pc, offer)
 	if err != nil {
 		_ = pc.Close()
 		return nil, nil, err
