@@ -248,7 +248,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("/readyz", a.readyz)
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.Handle("/", players)
-	return a.limits.limitPOSTs(mux)
+	return a.limits.limitWrites(mux)
 }
 
 // publicStreams lists on the player's front page the streams anyone may

@@ -32,7 +32,7 @@ type Limits struct {
 	ViewersPerStream int     // WebRTC viewers of one stream
 	Viewers          int     // WebRTC viewers in total
 	Publishers       int     // publishers in total, WHIP and RTMP (the demo is not counted)
-	PostRate         float64 // POST requests per second per client address, sustained
+	PostRate         float64 // POST, PATCH and DELETE requests per second per client address, sustained
 	PostBurst        int     // POST requests per client address at once
 	HLSBlocking      int     // blocking playlist requests (_HLS_msn) in flight
 }
@@ -198,11 +198,12 @@ func (ad *admission) rtmpPublisher(string, string) (func(), error) {
 	return ad.publisherSlot()
 }
 
-// limitPOSTs refuses POSTs over a client's rate with 429 and the seconds
-// until its next one is allowed.
-func (ad *admission) limitPOSTs(next http.Handler) http.Handler {
+// limitWrites refuses POST, PATCH and DELETE requests (sessions, trickle
+// ICE, the API) over a client's rate with 429 and the seconds until its
+// next one is allowed; they share one budget (limits.post_rate/post_burst).
+func (ad *admission) limitWrites(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodDelete {
 			if ok, wait := ad.postRate.Allow(limit.ClientKey(r.RemoteAddr)); !ok {
 				secs := retrySeconds(wait)
 				refuseHTTP(w, http.StatusTooManyRequests, secs, fmt.Sprintf(

@@ -165,9 +165,22 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("POST %d of the burst: status %d, want 409 (not live)", i, resp.StatusCode)
 			}
 		}
-		// One token every 10 s: the fourth waits 10 s.
+		// One token every 10 s: the fourth waits 10 s, and so do PATCH and
+		// DELETE (trickle ICE and session ends share the budget).
 		checkRefused(t, "fourth POST", s.post("whip", "a"),
 			refusal{http.StatusTooManyRequests, "10", "limits.post_rate"})
+		for _, method := range []string{http.MethodPatch, http.MethodDelete} {
+			req, err := http.NewRequestWithContext(ctx, method, g.base+"/whip/a/some-session", strings.NewReader(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRefused(t, method+" over the rate", resp, refusal{http.StatusTooManyRequests, "10", "limits.post_rate"})
+		}
 		// GETs are not rate-limited.
 		resp, err := http.Get(g.base + "/healthz")
 		if err != nil {

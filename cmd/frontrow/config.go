@@ -113,7 +113,7 @@ type LimitsConfig struct {
 	ViewersPerStream int     `mapstructure:"viewers_per_stream"` // WebRTC viewers of one stream
 	Viewers          int     `mapstructure:"viewers"`            // WebRTC viewers in total
 	Publishers       int     `mapstructure:"publishers"`         // WHIP and RTMP publishers in total
-	PostRate         float64 `mapstructure:"post_rate"`          // POSTs per second per client address
+	PostRate         float64 `mapstructure:"post_rate"`          // POST, PATCH and DELETE requests per second per client address
 	PostBurst        int     `mapstructure:"post_burst"`         // POSTs per client address at once
 	HLSBlocking      int     `mapstructure:"hls_blocking"`       // blocking playlist requests in flight
 }
@@ -242,7 +242,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.Int(flagName("limits.viewers_per_stream"), d.Limits.ViewersPerStream, "WebRTC viewers of one stream")
 	fs.Int(flagName("limits.viewers"), d.Limits.Viewers, "WebRTC viewers in total")
 	fs.Int(flagName("limits.publishers"), d.Limits.Publishers, "WHIP and RTMP publishers in total")
-	fs.Float64(flagName("limits.post_rate"), d.Limits.PostRate, "POST requests per second per client address, sustained")
+	fs.Float64(flagName("limits.post_rate"), d.Limits.PostRate, "POST, PATCH and DELETE requests per second per client address, sustained")
 	fs.Int(flagName("limits.post_burst"), d.Limits.PostBurst, "POST requests per client address at once")
 	fs.Int(flagName("limits.hls_blocking"), d.Limits.HLSBlocking, "blocking LL-HLS playlist requests in flight")
 	fs.String(flagName("admin.addr"), d.Admin.Addr, "admin listen `address` for pprof and the probes; keep it private (default: off)")
