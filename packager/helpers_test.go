@@ -179,6 +179,7 @@ func media(t *testing.T, m *Muxer, rendition string, req Request) (*playlist.Med
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
+	version := muxerVersion(m)
 	resp, err := m.Playlist(ctx, rendition, req)
 	if err != nil {
 		t.Fatalf("Playlist(%s, %+v): %v", rendition, req, err)
@@ -188,7 +189,53 @@ func media(t *testing.T, m *Muxer, rendition string, req Request) (*playlist.Med
 		t.Fatalf("gohlslib cannot read the %s playlist: %v\n%s", rendition, err, resp.Body)
 	}
 	checkMedia(t, m, &pl, string(resp.Body))
+	if !req.Block && !req.Skip {
+		checkRenditionReports(ctx, t, m, rendition, &pl, version)
+	}
 	return &pl, string(resp.Body)
+}
+
+func muxerVersion(m *Muxer) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version
+}
+
+// checkRenditionReports checks pl's EXT-X-RENDITION-REPORTs against the
+// other renditions' own playlists (rfc8216bis §4.4.5.4: the last partial
+// segment each lists), when nothing was published between the two reads
+// (version is the muxer's before pl was read).
+func checkRenditionReports(ctx context.Context, t *testing.T, m *Muxer, rendition string, pl *playlist.Media, version uint64) {
+	t.Helper()
+	for _, r := range pl.RenditionReport {
+		other := strings.TrimSuffix(r.URI, ".m3u8")
+		if other == rendition {
+			t.Fatalf("%s playlist reports on itself: %+v", rendition, r)
+		}
+		resp, err := m.Playlist(ctx, other, Request{})
+		if err != nil {
+			t.Fatalf("rendition report %s: %v", r.URI, err)
+		}
+		var o playlist.Media
+		if err := o.Unmarshal(resp.Body); err != nil {
+			t.Fatalf("rendition report %s: %v", r.URI, err)
+		}
+		if muxerVersion(m) != version {
+			return // a part came out meanwhile: the two reads show different moments
+		}
+		msn, part := o.MediaSequence+len(o.Segments), len(o.Parts)-1
+		if part < 0 && len(o.Segments) > 0 {
+			msn, part = msn-1, len(o.Segments[len(o.Segments)-1].Parts)-1
+		}
+		if r.LastMSN != msn || r.LastPart == nil || *r.LastPart != part {
+			last := -1
+			if r.LastPart != nil {
+				last = *r.LastPart
+			}
+			t.Fatalf("%s playlist reports %s at LAST-MSN %d LAST-PART %d; its playlist ends at %d.%d\n%s",
+				rendition, r.URI, r.LastMSN, last, msn, part, resp.Body)
+		}
+	}
 }
 
 // checkMedia asserts the spec's [M] rules that one playlist shows.

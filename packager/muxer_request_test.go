@@ -27,7 +27,7 @@ func TestBlocking(t *testing.T) {
 	}{
 		{name: "existing part", req: func(s state) Request { return Request{Block: true, MSN: s.msn, HasPart: true, Part: s.parts - 1} }},
 		{name: "existing segment", req: func(s state) Request { return Request{Block: true, MSN: s.msn - 1} }},
-		{name: "old segment out of the window", req: func(s state) Request { return Request{Block: true, MSN: 0, HasPart: true, Part: 0} }},
+		{name: "old segment out of the window", req: func(s state) Request { return Request{Block: true, MSN: firstMSN, HasPart: true, Part: 0} }},
 		{name: "past the last part of a complete segment means part 0 of the next",
 			req: func(s state) Request { return Request{Block: true, MSN: s.msn - 1, HasPart: true, Part: 5} }},
 		{name: "next part", req: func(s state) Request { return Request{Block: true, MSN: s.msn, HasPart: true, Part: s.parts} }, wantWait: 1},
