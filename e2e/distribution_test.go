@@ -73,7 +73,8 @@ func TestDistributionSecurityOnBothTiers(t *testing.T) {
 		t.Fatal("no token minted")
 	}
 
-	// WHEP: refused without the token, accepted with it.
+	// WHEP: refused without the token, accepted with it; the session's
+	// DELETE needs it too (as WHIP's, RFC 9725 section 4.4).
 	offer := offerSDP(t, clientAPI(t), "recvonly")
 	whep := func(q string) int {
 		resp, err := postSDP(ctx, g.base+"/whep/live"+q, "", offer)
@@ -82,7 +83,9 @@ func TestDistributionSecurityOnBothTiers(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode == http.StatusCreated {
-			del(t, ctx, g.base+resp.Header.Get("Location")+q, "", http.StatusOK)
+			session := g.base + resp.Header.Get("Location")
+			del(t, ctx, session, "", http.StatusUnauthorized)
+			del(t, ctx, session+q, "", http.StatusOK)
 		}
 		return resp.StatusCode
 	}

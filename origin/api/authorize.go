@@ -213,13 +213,24 @@ func (s *Store) Guard(streamOf func(*http.Request) string, next http.Handler) ht
 }
 
 // WHEPStream is a Guard's streamOf for the WHEP handler mounted at /whep/:
-// it checks the POST that starts a session (RFC 9725 section 4.2).
+// it checks the POST that starts a session (RFC 9725 section 4.2), and the
+// PATCH and DELETE on a session with the same rules, as WHIP asks its
+// token on all three (RFC 9725 section 4.4): the client sends what it sent
+// with its POST (Authorization: Bearer, or ?token= and ?distribution=).
+// CORS preflights pass.
 func WHEPStream(r *http.Request) string {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/whep/")
-	if !ok || r.Method != http.MethodPost || strings.Contains(rest, "/") {
+	if !ok {
 		return ""
 	}
-	return rest
+	stream, session, isSession := strings.Cut(rest, "/")
+	switch {
+	case r.Method == http.MethodPost && !isSession:
+		return stream
+	case (r.Method == http.MethodPatch || r.Method == http.MethodDelete) && isSession && session != "" && !strings.Contains(session, "/"):
+		return stream
+	}
+	return ""
 }
 
 // HLSStream is a Guard's streamOf for the HLS handler mounted at /hls/: it

@@ -236,8 +236,14 @@ func TestGuard(t *testing.T) {
 		{"POST", "/whep/live", nil, 401},
 		{"POST", "/whep/live?distribution=" + f.tok.ID, map[string]string{"Authorization": "Bearer " + f.token}, http.StatusTeapot},
 		{"POST", "/whep/live?distribution=" + f.tok.ID, map[string]string{"Authorization": "Bearer " + f.expired}, 401},
-		{"PATCH", "/whep/live/session", nil, http.StatusTeapot},
-		{"DELETE", "/whep/live/session", nil, http.StatusTeapot},
+		// A session's PATCH and DELETE need what its POST needed.
+		{"PATCH", "/whep/live/session", nil, 401},
+		{"DELETE", "/whep/live/session", nil, 401},
+		{"DELETE", "/whep/live/session", map[string]string{"Authorization": "Bearer " + f.token}, http.StatusTeapot},
+		{"PATCH", "/whep/live/session?distribution=" + f.tok.ID + "&token=" + f.token, nil, http.StatusTeapot},
+		{"DELETE", "/whep/live/session?token=" + f.expired, nil, 401},
+		{"DELETE", "/whep/public/session", nil, http.StatusTeapot},
+		{"OPTIONS", "/whep/live/session", nil, http.StatusTeapot},
 		{"OPTIONS", "/whep/live", nil, http.StatusTeapot},
 	}
 	for _, tc := range tests {

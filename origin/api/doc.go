@@ -25,7 +25,8 @@
 // # Viewer requests
 //
 // Store.Guard wraps the WHEP and HLS handlers and runs Store.Authorize on
-// each viewer request; the distribution comes from ?distribution=ID (or from
+// each viewer request (a WHEP session's PATCH and DELETE as well as its
+// POST); the distribution comes from ?distribution=ID (or from
 // the viewer token, which names it), the token from Authorization: Bearer or
 // ?token=. Playlists name parts and segments by relative URIs, which drop the
 // query, so the player adds both parameters to every HLS request:

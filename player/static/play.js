@@ -322,7 +322,9 @@
       }, this.cfg.connectTimeoutMs || DEFAULT_CONNECT_TIMEOUT_MS, 'the WHEP endpoint');
       if (res.status !== 201 && res.status !== 200) throw await errorFrom(res, 'the WHEP endpoint');
       const location = res.headers.get('Location');
-      if (location) this.session = new URL(location, res.url).href;
+      // The session's PATCH and DELETE carry what the POST did (the
+      // distribution and the viewer token): the gateway asks for them.
+      if (location) this.session = viewerURL(this.cfg, this.source, new URL(location, res.url).href);
       this.canTrickle = (res.headers.get('Accept-Patch') || '').includes('trickle-ice-sdpfrag');
       const answer = await res.text();
       if (this.stopped) throw new PlayError('aborted', 'stopped');
