@@ -30,6 +30,21 @@ func testSender(t *testing.T) (*sender, []*net.UDPConn) {
 	return s, rcv
 }
 
+// idleSender is a sender on a loopback socket without its goroutine (the
+// test flushes), and two receivers.
+func idleSender(t *testing.T) (*sender, []*net.UDPConn) {
+	t.Helper()
+	_, rcv := testSender(t)
+	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sock.Close() })
+	s := &sender{sock: sock, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
+	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
+	return s, rcv
+}
+
 func addrOf(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
 // readAll reads n datagrams (2 s at most).
@@ -81,15 +96,7 @@ func TestSenderDeliversInOrder(t *testing.T) {
 
 // A queued burst to one destination goes as GSO trains in few calls.
 func TestSenderBatches(t *testing.T) {
-	_, rcv := testSender(t)
-	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
-	// A sender without its goroutine: the test queues, then flushes once.
-	s := &sender{sock: sock, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
-	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
+	s, rcv := idleSender(t) // the test queues, then flushes once
 	for i := range 40 {
 		buf := s.bufs.Get().(*[]byte)
 		*buf = append((*buf)[:0], packet(i, 1000)...)
@@ -137,15 +144,7 @@ func heldBuffers(s *sender) int {
 // A full queue makes writers wait for the sender goroutine's next batch,
 // not copy more; one that stays full drops the datagram after maxQueueWait.
 func TestSenderQueueBound(t *testing.T) {
-	_, rcv := testSender(t)
-	sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sock.Close()
-	// A sender without its goroutine: the test flushes.
-	s := &sender{sock: sock, out: newBatchSender(sock, slog.New(slog.DiscardHandler))}
-	s.bufs.New = func() any { b := make([]byte, 0, sendBufLen); return &b }
+	s, rcv := idleSender(t) // the test flushes
 	to := addrOf(rcv[0])
 	media := func(i int) []byte { // an RTP version 2 header first (RFC 7983)
 		b := packet(i, 100)
