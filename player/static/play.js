@@ -469,7 +469,6 @@
       } else if (out.estimateMs !== undefined) {
         out.latencyMs = out.estimateMs;
         out.latencySource = 'estimate';
-        out.latencyEstimate = true;
       }
       return out;
     }
@@ -945,7 +944,7 @@
         frames: t ? t.clock.frames : 0,
         sinceFrameMs: t ? Math.round(performance.now() - t.clock.last) : null,
         latencyMs: this.stats.latencyMs,
-        latencyEstimate: !!this.stats.latencyEstimate,
+        latencyEstimate: this.stats.latencySource === 'estimate',
         latencySource: this.stats.latencySource || '',
         captureToPlayoutMs: this.stats.captureToPlayoutMs,
         audioCaptureToPlayoutMs: this.stats.audioCaptureToPlayoutMs,
@@ -971,7 +970,7 @@
       let latency = '';
       if (t && this.state === 'playing' && s.latencyMs !== undefined) {
         const v = s.latencyMs < 1000 ? `${Math.round(s.latencyMs)} ms` : `${(s.latencyMs / 1000).toFixed(2)} s`;
-        latency = s.latencyEstimate ? `latency ≈ ${v} (estimate)` : `latency ${v}`;
+        latency = s.latencySource === 'estimate' ? `latency ≈ ${v} (estimate)` : `latency ${v}`;
       }
       $('latency').textContent = latency;
       let msg = this.message;
