@@ -37,8 +37,15 @@ const (
 	maxFreqError  = 5.0
 	maxLevelError = 2.0
 	minSNR        = 20.0
-	// maxAVOffset bounds how far a tier moves the audio against the video.
-	maxAVOffset = 20 * time.Millisecond
+	// maxAVOffset bounds how far a tier moves the audio against the video:
+	// the README's figure (decoded audio plays "on the HLS tier within 0.3
+	// ms of its video"). onsetResolution is what the measurement itself may
+	// be off by: the onset is found to a sample, in audio that went through
+	// a lossy codec (decoded, the tone file's own AAC starts 0.3 samples
+	// from the ideal, gateway/audio's TestTranscodeDelay sees 1-2 samples),
+	// so two samples at 44.1 kHz.
+	maxAVOffset     = 300 * time.Microsecond
+	onsetResolution = 2 * time.Second / 44100
 	// The stretch measured starts toneSettle after the tone's onset and
 	// lasts toneWindow.
 	toneSettle = 200 * time.Millisecond
@@ -127,12 +134,13 @@ func inputLevel(t *testing.T, p audio.Params, frames [][]byte) float64 {
 
 // checkAV compares where a tier puts the tone's onset against the video
 // frame the publisher presented with it: got is onset minus frame on the
-// tier's clock, want the same in the source; slack widens maxAVOffset.
-func checkAV(t *testing.T, what string, got, want, slack time.Duration) {
+// tier's clock, want the same in the source.
+func checkAV(t *testing.T, what string, got, want time.Duration) {
 	t.Helper()
 	t.Logf("%s: audio onset %v from its video frame (source: %v), off by %v", what, got, want, got-want)
-	if d := (got - want).Abs(); d > maxAVOffset+slack {
-		t.Errorf("%s: audio %v off against the video, want within %v", what, got-want, maxAVOffset+slack)
+	if d := (got - want).Abs(); d > maxAVOffset+onsetResolution {
+		t.Errorf("%s: audio %v off against the video, want within %v (+ %v the measurement's resolution)",
+			what, got-want, maxAVOffset, onsetResolution)
 	}
 }
 
@@ -348,6 +356,21 @@ func TestAudioRTMPToWebRTCAndHLS(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The transcoded audio may trail the video (by most of a second under
+	// -race on a loaded machine): wait for it to pass the same frame too,
+	// on the sender reports' clock.
+	if err := viewer.got.waitFor(ctx, "the audio past the measured stretch", func(v [][][]byte, _ [][]byte) bool {
+		videoTS, audioTS := viewer.got.timestamps()
+		k := slices.IndexFunc(v, func(au [][]byte) bool { return auEqual(au, endFrame) })
+		if k < 0 || k >= len(videoTS) || len(audioTS) == 0 {
+			return false
+		}
+		videoEnd, _, verr := srs.wallTime(packager.KindVideo, videoTS[k], 90000)
+		audioEnd, _, aerr := srs.wallTime(packager.KindAudio, audioTS[len(audioTS)-1], 48000)
+		return verr == nil && aerr == nil && !audioEnd.Before(videoEnd)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	gotV, gotA, _ := viewer.got.snapshot()
 	videoTS, audioTS := viewer.got.timestamps()
 	pcm := opusTimeline(t, gotA, audioTS)
@@ -370,8 +393,10 @@ func TestAudioRTMPToWebRTCAndHLS(t *testing.T) {
 	}
 	t.Logf("WebRTC: %d audio and %d video sender reports", na, nv)
 	// The reports map RTP time to capture time, not to when the transcoded
-	// audio left the gateway: no allowance for the bridge's delay.
-	checkAV(t, "WebRTC", aWall.Sub(vWall), halfRise, 0)
+	// audio left the gateway: no allowance for the bridge's delay. The
+	// README gives a figure for the HLS tier only; this tier is held to
+	// it too, as it measures the same (the FLV rounding below included).
+	checkAV(t, "WebRTC", aWall.Sub(vWall), halfRise)
 
 	// HLS: the same AAC, from gohlslib's client.
 	hv, ha, err := hls.waitFor(ctx, "audio past the measured stretch", func(v, a []hlsUnit) bool {
@@ -390,14 +415,19 @@ func TestAudioRTMPToWebRTCAndHLS(t *testing.T) {
 	measureTone(t, "HLS (AAC as published)", apcm, ch, rate, j, toneWindow, level)
 	k := slices.IndexFunc(hv, func(u hlsUnit) bool { return auEqual(u.data, file.video[sineOnsetFrame].data) })
 	audioAt := seconds(ha[0].pts, hls.audioRate) + time.Duration(j)*time.Second/time.Duration(rate)
-	checkAV(t, "HLS", audioAt-seconds(hv[k].pts, hls.videoRate), halfRise, 0)
+	// About 0.22 ms of what this measures is the RTMP stream's, not the
+	// gateway's: FLV timestamps are whole milliseconds, and ffmpeg, shifting
+	// the file's timeline by the AAC priming (23.22 ms) to start at 0, sends
+	// the onset's video frame at 2023 ms for 2023.22. The gateway counts the
+	// audio in samples from its first frame, which sits at 0 exactly.
+	checkAV(t, "HLS", audioAt-seconds(hv[k].pts, hls.videoRate), halfRise)
 }
 
 // withAudio is a demo.Sink that sends the k-th audio packet's payload as
 // packets[k], with the demo file's timing; everything goes on to the WHIP
-// client.
+// client, sender reports included.
 type withAudio struct {
-	*whipClient
+	*encoderSink
 	packets [][]byte
 	seen    int
 }
@@ -410,7 +440,7 @@ func (w *withAudio) WriteRTP(kind packager.Kind, pkt *rtp.Packet, at time.Time) 
 		pkt = &rtp.Packet{Header: pkt.Header, Payload: w.packets[w.seen]}
 		w.seen++
 	}
-	return w.whipClient.WriteRTP(kind, pkt, at)
+	return w.encoderSink.WriteRTP(kind, pkt, at)
 }
 
 // toneOpus encodes secs of stereo 48 kHz audio, silent until onset and
@@ -483,15 +513,21 @@ func TestAudioWHIPToHLS(t *testing.T) {
 	want := halfRise
 
 	g := startGateway(t)
-	pub := newWHIPClient(t, clientAPI(t))
+	// The sender reports are the demo's own, exact to the nanosecond, not
+	// pion's report interceptor's: those extrapolate each track's RTP time
+	// from when its last packet happened to leave, so the publisher's
+	// scheduling jitter (up to 10 ms measured here) would pass for the
+	// gateway's misalignment.
+	pub := newWHIPClient(t, clientAPIInterceptors(t, webrtc.ConfigureNack, nil))
 	if err := pub.publish(ctx, g.base, "tone", testToken); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	sink := newEncoderSink(pub, [2]time.Duration{})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = src.Run(runCtx, &withAudio{whipClient: pub, packets: opusPackets})
+		_ = src.Run(runCtx, &withAudio{encoderSink: sink, packets: opusPackets})
 	}()
 	t.Cleanup(func() { stop(); <-done })
 	hls := readHLS(t, g.base+"/hls/tone/index.m3u8")
@@ -510,6 +546,9 @@ func TestAudioWHIPToHLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := sink.failed(); err != nil {
+		t.Fatal(err)
+	}
 	checkAACTier(t, hls, ha)
 	pcm, ch, rate := aacTimeline(t, hls, ha)
 	j, err := onset(pcm, ch, rate, 0.125)
@@ -519,7 +558,7 @@ func TestAudioWHIPToHLS(t *testing.T) {
 	measureTone(t, "HLS (Opus -> AAC)", pcm, ch, rate, j, whipWindow, level)
 	k := slices.IndexFunc(hv, func(u hlsUnit) bool { return auEqual(u.data, onsetAU) })
 	audioAt := seconds(ha[0].pts, hls.audioRate) + time.Duration(j)*time.Second/time.Duration(rate)
-	checkAV(t, "HLS", audioAt-seconds(hv[k].pts, hls.videoRate), want, 0)
+	checkAV(t, "HLS", audioAt-seconds(hv[k].pts, hls.videoRate), want)
 }
 
 // inputLevelOpus is inputLevel for Opus packets whose tone starts at onset.

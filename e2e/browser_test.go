@@ -55,7 +55,8 @@ func needBrowser(t testing.TB) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("browser tests need %s (CI=true, so this fails: .ci/run installs chromium)", strings.Join(missing, " and "))
 	}
-	t.Skipf("browser tests skipped: %s not found (apt-get install chromium nodejs npm; they always run with CI=true)",
+	logMissingClient(t, strings.Join(missing, " and "))
+	t.Skipf("browser tests skipped: %s not found (scripts/install-test-clients.sh installs them; they always run with CI=true)",
 		strings.Join(missing, " and "))
 }
 
@@ -555,10 +556,50 @@ func testBrowserPlayerPage(t *testing.T, br *browser) {
 		deref(w.LatencyMs), v.PacketsReceived, v.PacketsLost, a.TotalAudioEnergy, a.ConcealedSamples, a.TotalSamplesReceived,
 		deref(h.CaptureToPlayoutMs), deref(h.LatencyMs))
 	t.Logf("side-by-side screenshot: %s", screenshot(t, ctx, p, "compare.png"))
-	if wl, hl := deref(w.LatencyMs), deref(h.CaptureToPlayoutMs); wl < 0 || wl > 500 || hl < 0 || hl > 3000 || wl >= hl {
-		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC 0-500 ms, below LL-HLS, and LL-HLS under 3 s", wl, hl)
+	if wl, hl := deref(w.LatencyMs), deref(h.CaptureToPlayoutMs); wl < 0 || wl > 500 || hl < 0 || wl >= hl {
+		t.Errorf("latency from capture: WebRTC %.0f ms, LL-HLS %.0f ms; want WebRTC 0-500 ms, below LL-HLS", wl, hl)
+	}
+	// The LL-HLS side's latency, measured by the harness itself every
+	// 250 ms: Date.now() - hls.playingDate (PROGRAM-DATE-TIME, on the
+	// gateway's clock: the same machine). The player joins behind the live
+	// edge and catches up at up to 1.5x (1.4 s to 0.6 s takes 1.6 s), so
+	// only the last compareSteady of compareRun counts. README claims 0.6 s
+	// (TestPlayerLLHLSLatency, without -race, after a 5 s catch-up); here,
+	// under -race beside a WebRTC player, the median may be up to one part
+	// (200 ms) above it, the excursion TestPlayerLLHLSLatency allows.
+	// Measured over 12 runs: medians 610-624 ms; one run, on a machine
+	// loaded 9 deep, stalled (a 1.4 s frame gap; hls.js raised its target
+	// to 1.1 s) and failed.
+	var run latencyRun
+	const every = 250 * time.Millisecond
+	inFrame("#hls-player", "hlsLatency", map[string]any{"durationMs": compareRun.Milliseconds(), "sampleMs": every.Milliseconds()}, &run)
+	n := int(compareSteady / every)
+	if len(run.PDTLatencyMs) < n {
+		t.Fatalf("LL-HLS: %d PROGRAM-DATE-TIME latency samples in %v, want at least %d", len(run.PDTLatencyMs), compareRun, n)
+	}
+	steady := run.PDTLatencyMs[len(run.PDTLatencyMs)-n:]
+	med := percentile(steady, 50)
+	t.Logf("LL-HLS latency from capture by the harness, every %v for %v: %.0f ms; the last %v: median %.0f ms (hls.js target %.0f ms, %d waiting events, longest frame gap %.0f ms)",
+		every, compareRun, run.PDTLatencyMs, compareSteady, med, run.TargetLatencyMs, run.Waiting, run.MaxFrameGapMs)
+	if limit := float64((latencyMax + partTarget).Milliseconds()); med > limit {
+		t.Errorf("LL-HLS latency from capture: median %.0f ms, want at most %.0f ms (README's 0.6 s and one part; hls.js target %.0f ms, %d waiting events)",
+			med, limit, run.TargetLatencyMs, run.Waiting)
+	}
+	// The figure on screen (refreshed once a second) is one the harness
+	// measured meanwhile, give or take compareAgree.
+	inFrame("#hls-player", "playerState", nil, &h)
+	lo, hi := percentile(steady, 0)-compareAgree, percentile(steady, 100)+compareAgree
+	if on := deref(h.CaptureToPlayoutMs); on < lo || on > hi {
+		t.Errorf("LL-HLS latency from capture on screen %.0f ms, the harness measured %.0f-%.0f ms meanwhile: want it within %.0f ms of that",
+			on, lo+compareAgree, hi-compareAgree, compareAgree)
 	}
 }
+
+const (
+	compareRun    = 4 * time.Second // the LL-HLS latency measured this long
+	compareSteady = 2 * time.Second // the end of compareRun, after the catch-up
+	compareAgree  = 50.0            // ms between the player's figure and the harness's
+)
 
 // BenchmarkBrowserWHEPFirstFrame measures, per Chromium WHEP viewer, the time
 // from its POST to the first video frame the page presents

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,14 +45,24 @@ const (
 	// churnSettled: the heap fell by less than this in one settle step
 	// (100 ms): it has settled.
 	churnSettled = 64 << 10
+	// churnSources is how many client addresses the sessions' HTTP
+	// requests come from (127.0.0.16 on; loopback has all of 127/8), so
+	// the tables kept per address (session slots, rate buckets) get many
+	// keys, as from many viewers, and must let go of them.
+	churnSources = 16
+	// churnRegistryWait bounds the wait for the gateway's tables to empty
+	// once its sessions are gone: a closing session releases its slots
+	// just after it leaves the session map.
+	churnRegistryWait = 5 * time.Second
 )
 
 // TestChurn opens and closes many WHEP sessions against a live stream, half
 // ended by DELETE and half by vanishing (the client's socket closes without
 // a DELETE or a DTLS close, so only ICE consent tells), and checks that the
-// gateway is back where it started: no sessions, and the goroutines and heap
-// of this process (which hosts the gateway) within a small margin of the
-// baseline.
+// gateway is back where it started: no sessions, every table kept per
+// session or per client address empty again (app.Registries: a leaked entry
+// is far below the heap margin), and the goroutines and heap of this
+// process (which hosts the gateway) within a small margin of the baseline.
 //
 // The sessions come in two rounds of half each, on a new stream each time;
 // the baseline is taken after the first, the final measurement after the
@@ -115,13 +126,15 @@ func TestChurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sources := newSourceClients(churnSources)
 	// Round one takes the process to its peak of goroutines: the Go runtime
 	// keeps every goroutine descriptor it ever made (about 0.5 KiB each,
 	// 10-25 MiB after 1,000 sessions' peak here), so the baseline is taken
 	// after it, and round two, as big, must end where round one did.
 	first := n / 2
-	churnRound(t, ctx, g, publish, shared, "round 1", first, disconnect)
+	churnRound(t, ctx, g, publish, shared, sources, "round 1", first, disconnect)
 	http.DefaultClient.CloseIdleConnections()
+	sources.closeIdle()
 	// The baseline: once the heap stops falling (closed sessions' timers
 	// and goroutines wind down over a few seconds), 20 s at most.
 	var prevHeap uint64
@@ -133,8 +146,9 @@ func TestChurn(t *testing.T) {
 		return stable
 	})
 	t.Logf("baseline after round 1: %d goroutines, live heap %.1f MiB", goroutines0, mib(heap0))
-	churnRound(t, ctx, g, publish, shared, "round 2", n-first, disconnect)
+	churnRound(t, ctx, g, publish, shared, sources, "round 2", n-first, disconnect)
 	http.DefaultClient.CloseIdleConnections()
+	sources.closeIdle()
 	settleCtx, settleCancel := context.WithTimeout(ctx, 20*time.Second)
 	defer settleCancel()
 	goroutines, heap := settle(settleCtx, func(goroutines int, heap uint64) bool {
@@ -153,13 +167,17 @@ func TestChurn(t *testing.T) {
 }
 
 // churnRound publishes the stream, opens and ends n sessions against it
-// (churnParallel at a time, every other one vanishing), waits until the
-// gateway has closed them all, and unpublishes.
-func churnRound(t *testing.T, ctx context.Context, g *gateway, publish func() func(), shared *webrtc.API, name string, n int, disconnect time.Duration) {
+// (churnParallel at a time, every other one vanishing, their requests from
+// the addresses of sources in turn), waits until the gateway has closed
+// them all, checks that its tables hold no more than the publisher's
+// entries, unpublishes, and checks that they are empty.
+func churnRound(t *testing.T, ctx context.Context, g *gateway, publish func() func(), shared *webrtc.API, sources sourceClients, name string, n int, disconnect time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	unpublish := publish()
+	// What the publisher alone holds: the tables must come back to it.
+	withPublisher := g.Registries()
 	start := time.Now()
 	var (
 		wg                sync.WaitGroup
@@ -187,9 +205,10 @@ func churnRound(t *testing.T, ctx context.Context, g *gateway, publish func() fu
 				}
 				vanish := i%2 == 1
 				if i%200 == 0 {
-					t.Logf("%s %v: session %d, gateway has %d, %d goroutines", name, time.Since(start).Round(time.Millisecond), i, g.WHEPSessions(), runtime.NumGoroutine())
+					r := g.Registries()
+					t.Logf("%s %v: session %d, gateway has %d from %d addresses, %d goroutines", name, time.Since(start).Round(time.Millisecond), i, r.WHEPSessions, r.ClientAddresses, runtime.NumGoroutine())
 				}
-				if err := churnOne(ctx, g, shared, vanish); err != nil {
+				if err := churnOne(ctx, g, shared, sources[i%len(sources)], vanish); err != nil {
 					fail(fmt.Errorf("%s, session %d (vanish %v): %w", name, i, vanish, err))
 					return
 				}
@@ -213,13 +232,43 @@ func churnRound(t *testing.T, ctx context.Context, g *gateway, publish func() fu
 	}
 	t.Logf("%s: %d sessions (%d deleted, %d vanished, %d at a time): opened and closed in %v, all gone from the gateway at %v",
 		name, n, deleted.Load(), vanished.Load(), churnParallel, opened.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	// The stream still lives, so nothing of the viewers may: its end would
+	// close a leaked viewer and hide it. The rate buckets of the sources
+	// are kept until a later request sweeps them: at most one each.
+	want := withPublisher
+	want.RateBuckets = max(withPublisher.RateBuckets, 1) + len(sources)
+	checkRegistries(t, ctx, g, name+", viewers gone", want)
 	unpublish()
+	// The unpublishing DELETE came long after the sources' last request
+	// (the vanished sessions' disconnect timeout): it swept their buckets,
+	// full again, and only its own is left.
+	checkRegistries(t, ctx, g, name+", publisher gone", app.Registries{RateBuckets: 1})
+}
+
+// checkRegistries waits until the gateway's per-session and per-address
+// tables hold what want says (RateBuckets: at most that many), and reports
+// the tables that do not once churnRegistryWait is over.
+func checkRegistries(t *testing.T, ctx context.Context, g *gateway, when string, want app.Registries) {
+	t.Helper()
+	match := func(got app.Registries) bool {
+		ok := got.RateBuckets <= want.RateBuckets
+		got.RateBuckets = want.RateBuckets
+		return ok && got == want
+	}
+	wctx, cancel := context.WithTimeout(ctx, churnRegistryWait)
+	defer cancel()
+	var got app.Registries
+	if waitCond(wctx, func() bool { got = g.Registries(); return match(got) }) == nil {
+		return
+	}
+	t.Errorf("%s: the gateway's tables did not empty within %v:\n got  %+v\n want %+v (RateBuckets: at most)", when, churnRegistryWait, got, want)
 }
 
 // churnOne opens one lean WHEP session, waits until it is connected and
 // ends it: by DELETE, or by vanishing (its UDP socket closed first, so
-// neither a DELETE nor a DTLS close_notify reaches the gateway).
-func churnOne(ctx context.Context, g *gateway, shared *webrtc.API, vanish bool) error {
+// neither a DELETE nor a DTLS close_notify reaches the gateway). Its HTTP
+// requests go through client.
+func churnOne(ctx context.Context, g *gateway, shared *webrtc.API, client *http.Client, vanish bool) error {
 	api := shared
 	var sock net.PacketConn
 	if vanish {
@@ -257,7 +306,7 @@ func churnOne(ctx context.Context, g *gateway, shared *webrtc.API, vanish bool) 
 	})
 	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
 	defer ccancel()
-	loc, err := offerAndPost(cctx, pc, g.base+"/whep/live", "")
+	loc, err := offerAndPostWith(cctx, client, pc, g.base+"/whep/live")
 	if err != nil {
 		return err
 	}
@@ -271,7 +320,7 @@ func churnOne(ctx context.Context, g *gateway, shared *webrtc.API, vanish bool) 
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -280,6 +329,64 @@ func churnOne(ctx context.Context, g *gateway, shared *webrtc.API, vanish bool) 
 		return fmt.Errorf("DELETE %s: status %d", loc, resp.StatusCode)
 	}
 	return nil
+}
+
+// sourceClients are HTTP clients each sending from its own loopback address.
+type sourceClients []*http.Client
+
+// newSourceClients makes n clients, from 127.0.0.16, 127.0.0.17 and on.
+func newSourceClients(n int) sourceClients {
+	cs := make(sourceClients, n)
+	for i := range cs {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(16+i))}}
+		cs[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: churnParallel}}
+	}
+	return cs
+}
+
+// closeIdle closes the clients' idle connections (and their goroutines).
+func (cs sourceClients) closeIdle() {
+	for _, c := range cs {
+		c.CloseIdleConnections()
+	}
+}
+
+// offerAndPostWith is offerAndPost (no token) with the POST sent by client.
+func offerAndPostWith(ctx context.Context, client *http.Client, pc *webrtc.PeerConnection, url string) (location string, err error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("create offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", fmt.Errorf("set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", fmt.Errorf("ICE gathering: %w", ctx.Err())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(pc.LocalDescription().SDP))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("POST %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("POST %s: read answer: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return "", &statusErr{code: resp.StatusCode, body: string(body)}
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		return "", fmt.Errorf("set answer: %w", err)
+	}
+	return resp.Header.Get("Location"), nil
 }
 
 // TestWHEPPortReuse: a viewer vanishes and a new viewer's socket gets its

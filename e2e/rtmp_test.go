@@ -41,7 +41,8 @@ func ffmpegPath(t testing.TB) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("ffmpeg not found in CI (.ci/run installs Debian's ffmpeg): %v", err)
 	}
-	t.Skip("ffmpeg not installed: the RTMP tests publish with the real binary (apt-get install --no-install-recommends ffmpeg)")
+	logMissingClient(t, "ffmpeg")
+	t.Skip("ffmpeg not installed: the RTMP tests publish with the real binary (scripts/install-test-clients.sh installs it)")
 	return ""
 }
 

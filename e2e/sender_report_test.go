@@ -75,6 +75,20 @@ func startEncoder(t *testing.T, ctx context.Context, g *gateway, name string, la
 	if err := pub.publish(ctx, g.base, name, testToken); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	sink := newEncoderSink(pub, latency)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = src.Run(runCtx, sink)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return sink
+}
+
+// newEncoderSink sends pub's sender reports as an encoder with the given
+// latencies would; pub's API must not have pion's report interceptor.
+func newEncoderSink(pub *whipClient, latency [2]time.Duration) *encoderSink {
 	sink := &encoderSink{whipClient: pub, latency: latency}
 	for _, snd := range pub.pc.GetSenders() {
 		kind := packager.KindAudio
@@ -83,13 +97,6 @@ func startEncoder(t *testing.T, ctx context.Context, g *gateway, name string, la
 		}
 		sink.ssrc[kind] = uint32(snd.GetParameters().Encodings[0].SSRC)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = src.Run(runCtx, sink)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
 	return sink
 }
 

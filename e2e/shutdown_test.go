@@ -212,7 +212,8 @@ func pollAPI(ctx context.Context, base, name, what string, cond func(live bool, 
 // a blocked LL-HLS request: the request gets the playlist with
 // EXT-X-ENDLIST, the viewer's connection is closed (DTLS close_notify, not
 // a timeout), and the process exits 0 within shutdown.timeout. A second
-// signal during a slow shutdown exits at once.
+// signal during a slow shutdown exits at once with code 3; a request still
+// running at shutdown.timeout is cut and the exit code is 1.
 func TestShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -321,19 +322,7 @@ func TestShutdown(t *testing.T) {
 		p := startFrontrow(t, ctx, bin, 5*time.Minute)
 		httpAddr, adminAddr := p.listening(t, ctx)
 
-		// A request whose body never comes holds the HTTP server's
-		// shutdown: "100 Continue" says the handler is reading it.
-		c, err := net.Dial("tcp", httpAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-		fmt.Fprintf(c, "POST /whip/slow HTTP/1.1\r\nHost: %s\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n", httpAddr)
-		status, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil || !strings.Contains(status, "100") {
-			t.Fatalf("want 100 Continue, got %q (%v)", status, err)
-		}
+		holdShutdown(t, httpAddr)
 
 		p.signal(t, syscall.SIGTERM)
 		// The admin address answers to the end: /readyz turns 503.
@@ -359,14 +348,68 @@ func TestShutdown(t *testing.T) {
 		start := time.Now()
 		p.signal(t, syscall.SIGTERM)
 		code := p.exit(t, 2*time.Second)
-		if code == 0 {
-			t.Fatalf("exit code 0 after a second signal; want non-zero")
+		if code != exitSecondSignal {
+			t.Fatalf("exit code %d after a second signal; README says %d\n%s", code, exitSecondSignal, p.log())
 		}
 		t.Logf("second signal: exit code %d after %v", code, time.Since(start).Round(time.Millisecond))
 		if !strings.Contains(p.log(), "second signal") {
 			t.Errorf("no word of the second signal on stderr:\n%s", p.log())
 		}
 	})
+
+	t.Run("cut at the timeout", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		const timeout = 2 * time.Second
+		p := startFrontrow(t, ctx, bin, timeout)
+		httpAddr, _ := p.listening(t, ctx)
+		holdShutdown(t, httpAddr)
+
+		start := time.Now()
+		p.signal(t, syscall.SIGTERM)
+		code := p.exit(t, timeout+cutSlack+time.Second)
+		took := time.Since(start)
+		if code != exitCut {
+			t.Fatalf("exit code %d after a shutdown held past shutdown.timeout; README says %d\n%s", code, exitCut, p.log())
+		}
+		// The deadline starts when the process takes the signal, after
+		// start: it cannot have cut earlier.
+		if took < timeout || took > timeout+cutSlack {
+			t.Errorf("exited %v after SIGTERM; want at shutdown.timeout %v (within %v after it)", took, timeout, cutSlack)
+		}
+		t.Logf("cut: exit code %d after %v", code, took.Round(time.Millisecond))
+		// The gateway's own cut, not serve's fallback a moment later.
+		if !strings.Contains(p.log(), "requests still in flight after shutdown.timeout") {
+			t.Errorf("no word of the requests cut at the timeout:\n%s", p.log())
+		}
+	})
+}
+
+// The exit codes README's Shutdown section promises.
+const (
+	exitCut          = 1 // requests still running at shutdown.timeout were cut
+	exitSecondSignal = 3 // a second signal exits at once
+	// cutSlack bounds how long after shutdown.timeout the process may take
+	// to exit once it cut the held requests (closing ports; a -race build
+	// on a loaded machine). It is under serve's own fallback (2 s).
+	cutSlack = 1500 * time.Millisecond
+)
+
+// holdShutdown opens a request whose body never comes, which holds the
+// HTTP server's shutdown: "100 Continue" says the handler is reading it.
+func holdShutdown(t *testing.T, httpAddr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "POST /whip/slow HTTP/1.1\r\nHost: %s\r\nContent-Type: application/sdp\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n", httpAddr)
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(status, "100") {
+		t.Fatalf("want 100 Continue, got %q (%v)", status, err)
+	}
 }
 
 // pprof is on the admin address only; the probes are on both.

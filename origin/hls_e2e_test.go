@@ -3,12 +3,16 @@ package origin_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,8 +81,23 @@ func TestE2EGohlslibClient(t *testing.T) {
 			video, audio, parts := rec.results()
 			wantVideo, skippedVideo := fetchedUnits(t, m, parts[packager.KindVideo], src.video, 90000)
 			wantAudio, skippedAudio := fetchedUnits(t, m, parts[packager.KindAudio], src.audio, 48000)
-			t.Logf("client returned %d video AUs (fed %d, skipped %d) and %d Opus packets (fed %d, skipped %d)",
-				len(video), len(src.video), skippedVideo, len(audio), len(src.audio), skippedAudio)
+			t.Logf("client returned %d video AUs (fed %d; skipped %d parts, %d AUs) and %d Opus packets (fed %d; skipped %d parts, %d packets)",
+				len(video), len(src.video), skippedVideo.parts, skippedVideo.units,
+				len(audio), len(src.audio), skippedAudio.parts, skippedAudio.units)
+			// The skip path itself: had the client not fetched its second
+			// part, that part would count as skipped, whole, not as lost.
+			for kind, fed := range map[packager.Kind][]packager.Unit{packager.KindVideo: src.video, packager.KindAudio: src.audio} {
+				names := parts[kind]
+				if len(names) < 3 {
+					t.Fatalf("%s: the client fetched %d parts, want 3 or more", kind, len(names))
+				}
+				clock := map[packager.Kind]int64{packager.KindVideo: 90000, packager.KindAudio: 48000}[kind]
+				all, before := fetchedUnits(t, m, names, fed, clock)
+				fewer, after := fetchedUnits(t, m, slices.Delete(slices.Clone(names), 1, 2), fed, clock)
+				if after.parts != before.parts+1 || after.units-before.units != len(all)-len(fewer) || after.units == before.units {
+					t.Fatalf("%s: a part left out counts as %+v skipped (%+v before), %d units fewer expected", kind, after, before, len(all)-len(fewer))
+				}
+			}
 			if len(video) < tc.minVideo || len(audio) < tc.minAudio {
 				t.Fatalf("client returned too little: %d video (want >= %d), %d audio (want >= %d)",
 					len(video), tc.minVideo, len(audio), tc.minAudio)
@@ -284,35 +303,121 @@ func (r *recorder) results() (video, audio []received, parts map[packager.Kind][
 // fetchedUnits is what the client should return: the fed units of the parts
 // it fetched, in order. gohlslib's client follows the newest preload hint,
 // so when it falls behind (a loaded CI machine) it skips parts by design;
-// those units are counted, not expected.
-func fetchedUnits(t *testing.T, m *packager.Muxer, names []string, fed []packager.Unit, clock int64) (units []packager.Unit, skipped int) {
+// those units are counted, not expected. What tells such a skip from a loss
+// is that a skip is whole parts: from the first part the client fetched to
+// its last, every part the packager wrote, fetched or skipped, must begin
+// with the fed unit after the previous part's last, so together they hold
+// every fed unit once, in order. A unit in none of them the packager lost.
+func fetchedUnits(t *testing.T, m *packager.Muxer, names []string, fed []packager.Unit, clock int64) (units []packager.Unit, skipped skip) {
 	t.Helper()
+	if len(names) == 0 {
+		t.Fatal("the client fetched no part")
+	}
 	index := map[int64]int{} // decode time in ticks -> fed index
 	for i, u := range fed {
 		index[int64(u.DTS)*clock/int64(time.Second)] = i
 	}
-	next := -1
-	for _, name := range names {
+	// run is the fed units part name holds: the first one's index and how
+	// many; ok is false if the packager has no such part.
+	run := func(name string) (first, n int, ok bool) {
+		t.Helper()
 		f, err := m.File(context.Background(), name)
+		if errors.Is(err, packager.ErrNotFound) {
+			return 0, 0, false
+		}
 		if err != nil {
-			t.Fatalf("part %s the client fetched: %v", name, err)
+			t.Fatalf("part %s: %v", name, err)
 		}
 		var parts fmp4.Parts
 		if err := parts.Unmarshal(f.Body); err != nil {
-			t.Fatal(err)
+			t.Fatalf("part %s: %v", name, err)
 		}
-		first, ok := index[int64(parts[0].Tracks[0].BaseTime)]
+		if len(parts) != 1 || len(parts[0].Tracks) != 1 {
+			t.Fatalf("part %s: %d fragments, want one of one track", name, len(parts))
+		}
+		first, ok = index[int64(parts[0].Tracks[0].BaseTime)]
 		if !ok {
 			t.Fatalf("part %s starts at no fed unit", name)
 		}
-		if next >= 0 {
-			skipped += first - next
+		n = len(parts[0].Tracks[0].Samples)
+		if first+n > len(fed) {
+			t.Fatalf("part %s: %d units from fed unit %d, only %d fed", name, n, first, len(fed))
 		}
-		n := len(parts[0].Tracks[0].Samples)
-		units = append(units, fed[first:first+n]...)
-		next = first + n
+		return first, n, true
+	}
+	// check: part name, which begins at fed unit first, follows the
+	// previous part (ending before fed unit next) without a hole.
+	check := func(name string, first, next int) {
+		t.Helper()
+		if first != next {
+			t.Fatalf("part %s begins at fed unit %d, the previous part ends before %d: %d units in no part (lost, not skipped)",
+				name, first, next, first-next)
+		}
+	}
+	first, n, ok := run(names[0])
+	if !ok {
+		t.Fatalf("part %s the client fetched: not found", names[0])
+	}
+	units = append(units, fed[first:first+n]...)
+	prev, next := names[0], first+n
+	for _, name := range names[1:] {
+		// Walk from prev to name: the parts in between the client skipped.
+		for found := false; !found; {
+			p, pFirst, pN, ok := nextPart(t, prev, run)
+			if !ok {
+				t.Fatalf("the client fetched %s after %s, but the packager wrote no part after %s", name, names[0], prev)
+			}
+			check(p, pFirst, next)
+			if found = p == name; found {
+				units = append(units, fed[pFirst:pFirst+pN]...)
+			} else {
+				skipped.parts++
+				skipped.units += pN
+			}
+			prev, next = p, pFirst+pN
+		}
 	}
 	return units, skipped
+}
+
+// skip counts the parts the client skipped and the units in them.
+type skip struct{ parts, units int }
+
+// nextPart is the part the packager wrote after part name: the next one of
+// the segment, or else the first of the next segment; with the fed units
+// it holds, from run. ok is false if there is neither.
+func nextPart(t *testing.T, name string, run func(string) (int, int, bool)) (next string, first, n int, ok bool) {
+	t.Helper()
+	for step := range 2 {
+		next = nextPartName(t, name, step)
+		if first, n, ok = run(next); ok {
+			return next, first, n, true
+		}
+	}
+	return "", 0, 0, false
+}
+
+// nextPartName is, for step 0, the part after part name in its segment and,
+// for step 1, the first part of the next segment.
+func nextPartName(t *testing.T, name string, step int) string {
+	t.Helper()
+	rest, ok := strings.CutSuffix(name, ".mp4")
+	dot := strings.LastIndexByte(rest, '.')
+	under := strings.LastIndexByte(rest, '_')
+	if !ok || dot < 0 || under < 0 || under > dot {
+		t.Fatalf("part name %q", name)
+	}
+	msn, err1 := strconv.Atoi(rest[under+1 : dot])
+	part, err2 := strconv.Atoi(rest[dot+1:])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("part name %q", name)
+	}
+	if step == 0 {
+		part++
+	} else {
+		msn, part = msn+1, 0
+	}
+	return fmt.Sprintf("%s%d.%d.mp4", rest[:under+1], msn, part)
 }
 
 // matchUnits checks that got is a contiguous run of fed, by content and in

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -28,8 +30,28 @@ type gatewayProc struct {
 	done    chan error
 }
 
-// startGateway runs the frontrow binary with a benchmark config in dir.
+// startAttempts bounds the tries at starting the gateway: its ports are
+// picked free and then released, so another process (tests of other
+// packages run beside the benchmark's own) may take one in between.
+const startAttempts = 3
+
+// startGateway runs the frontrow binary with a benchmark config in dir,
+// on other ports if one it was given turned out taken.
 func startGateway(ctx context.Context, binary, dir string) (*gatewayProc, error) {
+	for attempt := 1; ; attempt++ {
+		g, err := startGatewayOnce(ctx, binary, dir)
+		if err == nil || attempt == startAttempts || !errors.Is(err, errPortTaken) {
+			return g, err
+		}
+	}
+}
+
+// errPortTaken is a gateway that exited at start because a port it was
+// given was taken meanwhile.
+var errPortTaken = errors.New("a port was taken")
+
+// startGatewayOnce is one try of startGateway.
+func startGatewayOnce(ctx context.Context, binary, dir string) (*gatewayProc, error) {
 	httpPort, err := freePort("tcp")
 	if err != nil {
 		return nil, err
@@ -117,7 +139,11 @@ func (g *gatewayProc) waitReady(ctx context.Context) error {
 		select {
 		case err := <-g.done:
 			g.done <- err
-			return fmt.Errorf("gateway exited while starting (%v); see %s", err, g.logPath)
+			log, _ := os.ReadFile(g.logPath)
+			if bytes.Contains(log, []byte("address already in use")) {
+				err = fmt.Errorf("%w: %v", errPortTaken, err)
+			}
+			return fmt.Errorf("gateway exited while starting (%w): %s", err, tail(log, 2000))
 		case <-tick.C:
 		case <-ctx.Done():
 			return fmt.Errorf("gateway not ready in 20 s; see %s", g.logPath)
@@ -196,4 +222,12 @@ func (g *gatewayProc) pprof(ctx context.Context, what, path string) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	return f.Close()
+}
+
+// tail is the end of a log, for an error message.
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -6,17 +6,22 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
+	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
 	"github.com/frontrow-live/frontrow/gateway/stream"
@@ -175,6 +180,11 @@ func dialClient(t *testing.T, addr net.Addr, key string, publish bool) (*gortmpl
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := c.Initialize(ctx); err != nil {
+		// gortmplib closes the connection when ctx ends, so a server that
+		// never answers looks like a closed connection: say it timed out.
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("rtmp client: no answer within %v: %w (%w)", waitTimeout, ctx.Err(), err)
+		}
 		return nil, err
 	}
 	t.Cleanup(c.Close)
@@ -206,6 +216,63 @@ func waitClosed(t *testing.T, c net.Conn, what string) {
 			return
 		}
 	}
+}
+
+// expectRefused connects to addr publishing (or playing) key and asserts
+// the server turns the client away with the onStatus error code, then
+// closes the connection: the connect fails on that status or on the
+// server's close (EOF, reset), or the publish is acknowledged (gortmplib
+// accepts before the server checks the key) and the status and the close
+// follow. A server that answers nothing fails the test: a timeout is not a
+// refusal.
+func expectRefused(t *testing.T, addr net.Addr, key string, publish bool, code string) {
+	t.Helper()
+	c, err := dialClient(t, addr, key, publish)
+	if err != nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("%s: %v; want a refusal", key, err)
+		case strings.Contains(err.Error(), code):
+		case closedByPeer(err):
+			t.Errorf("%s: connection closed without the %s status: %v", key, code, err)
+		default:
+			t.Fatalf("%s: connect failed, but not with a refusal: %v", key, err)
+		}
+		return
+	}
+	var codes []string
+	for range 1000 { // the acknowledgements, the status, then the close
+		msg, err := c.Read()
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				t.Fatalf("%s: the server did not close the connection within %v (statuses %q)", key, waitTimeout, codes)
+			case !closedByPeer(err):
+				t.Fatalf("%s: read: %v; want the server's close", key, err)
+			}
+			if !slices.Contains(codes, code) {
+				t.Errorf("%s: closed with statuses %q, want %s", key, codes, code)
+			}
+			return
+		}
+		if cmd, ok := msg.(*message.CommandAMF0); ok && cmd.Name == "onStatus" && len(cmd.Arguments) >= 2 {
+			if info, ok := cmd.Arguments[1].(amf0.Object); ok {
+				if lvl, _ := info.GetString("level"); lvl == "error" {
+					got, _ := info.GetString("code")
+					codes = append(codes, got)
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: 1000 messages and no close", key)
+}
+
+// closedByPeer reports whether err is the other end closing the
+// connection: EOF, or a reset.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // Enhanced RTMP through gortmplib's own client and writer: H264 and Opus.
@@ -293,12 +360,7 @@ func TestServerRefusesToken(t *testing.T) {
 	for _, key := range []string{"cam", "cam?token=nope", "cam?token=" + testToken + "x"} {
 		t.Run(key, func(t *testing.T) {
 			ts := startTestServer(t, Config{})
-			c, err := dialClient(t, ts.Addr(), key, true)
-			if err == nil {
-				// The publish was acknowledged before the token could be
-				// checked; the connection is closed right after.
-				waitClosed(t, c.NetConn(), "wrong token")
-			}
+			expectRefused(t, ts.Addr(), key, true, "NetStream.Publish.Rejected")
 			if _, ok := ts.reg.Get("cam"); ok {
 				t.Errorf("stream exists after a refused publish")
 			}
@@ -329,10 +391,7 @@ func TestServerExplainsRTMPS(t *testing.T) {
 
 func TestServerRefusesPlay(t *testing.T) {
 	ts := startTestServer(t, Config{})
-	c, err := dialClient(t, ts.Addr(), "cam", false)
-	if err == nil {
-		waitClosed(t, c.NetConn(), "play")
-	}
+	expectRefused(t, ts.Addr(), "cam", false, "NetStream.Play.Failed")
 }
 
 func TestServerRefusesSecondPublisher(t *testing.T) {
@@ -348,10 +407,7 @@ func TestServerRefusesSecondPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.waitLive(t, "cam", true)
-	second, err := dialClient(t, ts.Addr(), "cam?token="+testToken, true)
-	if err == nil {
-		waitClosed(t, second.NetConn(), "second publisher")
-	}
+	expectRefused(t, ts.Addr(), "cam?token="+testToken, true, "NetStream.Publish.BadName")
 	if err := w.WriteH264(tracks[0], 0, 0, [][]byte{testIDR}); err != nil {
 		t.Fatalf("first publisher: %v", err)
 	}

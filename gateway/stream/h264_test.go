@@ -545,15 +545,31 @@ func TestAUAssemblerBuffersByTurns(t *testing.T) {
 			t.Fatalf("the previous unit's bytes changed during the next push")
 		}
 	}
+}
+
+// TestAllocsAUAssembler: in the steady state (its buffers grown by the
+// first units) the assembler completes a unit without allocating.
+func TestAllocsAUAssembler(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not the program's under -race; make test runs this without it")
+	}
+	a := newAUAssembler()
 	p := &rtp.Packet{Header: rtp.Header{Marker: true}, Payload: append([]byte{0x65}, bytes.Repeat([]byte{7}, 50)...)}
-	allocs := testing.AllocsPerRun(100, func() {
+	var seq uint16
+	push := func() {
 		p.SequenceNumber, p.Timestamp = seq, 3000*uint32(seq)
 		seq++
 		if done, _ := a.push(p); len(done) != 1 {
-			t.Fatal("no unit")
+			t.Fatalf("unit %d: %d units out, want 1", seq-1, len(done))
 		}
-	})
-	if allocs != 0 {
+	}
+	for range 20 {
+		push()
+	}
+	if allocs := testing.AllocsPerRun(100, push); allocs != 0 {
 		t.Errorf("%v allocations per unit in the steady state, want 0", allocs)
+	}
+	if seq != 20+101 { // AllocsPerRun's warm-up run, then 100
+		t.Errorf("%d units pushed, want %d", seq, 20+101)
 	}
 }

@@ -421,9 +421,19 @@ func TestSubscribeWhileForwarding(t *testing.T) {
 	}
 }
 
+// README: keyframe requests go to the publisher "at most one per 500 ms".
+// The interval is written here, not read from the implementation, so
+// changing it means changing the README too.
+const documentedKeyframeRequestInterval = 500 * time.Millisecond
+
 func TestRequestKeyframeRateLimit(t *testing.T) {
 	var calls atomic.Int32
-	r := NewRegistry(Config{GracePeriod: time.Hour, Logger: discardLogger})
+	// The registry's clock, moved by the test (unix nanoseconds).
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	r := NewRegistry(Config{GracePeriod: time.Hour, Logger: discardLogger,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	defer r.Close()
 	p, err := r.Publish("live", PublishRequest{Tracks: videoAudio(), RequestKeyframe: func() { calls.Add(1) }})
 	if err != nil {
@@ -447,13 +457,19 @@ func TestRequestKeyframeRateLimit(t *testing.T) {
 		t.Fatalf("%d upstream requests for 400 calls within the interval, want 1", n)
 	}
 
-	// Once the interval has passed (moved back rather than waited for),
-	// the next call goes through, and only that one.
-	st.lastKeyReq.Store(time.Now().Add(-keyframeRequestInterval - time.Millisecond).UnixNano())
+	// Just inside the documented interval, still nothing; at it, the next
+	// call goes through, and only that one.
+	advance(documentedKeyframeRequestInterval - time.Millisecond)
+	st.RequestKeyframe()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d upstream requests %v after the first, want 1 (at most one per %v)",
+			n, documentedKeyframeRequestInterval-time.Millisecond, documentedKeyframeRequestInterval)
+	}
+	advance(time.Millisecond)
 	st.RequestKeyframe()
 	st.RequestKeyframe()
 	if n := calls.Load(); n != 2 {
-		t.Fatalf("%d upstream requests after the interval, want 2", n)
+		t.Fatalf("%d upstream requests %v after the first, want 2", n, documentedKeyframeRequestInterval)
 	}
 
 	// Without a publisher, or one that cannot be asked, nothing happens.

@@ -7,30 +7,195 @@
 (() => {
   const POLL_MS = 50; // how often conditions without an event are checked
 
+  // ---- What the harness sees for itself ---------------------------------
+  // The tests time the bundled player by this record, not by the player's
+  // own log: every time is the page's performance.now() (ms from its
+  // navigation), -1 for never.
+  //   pcs:          each RTCPeerConnection: made, connected, closed and by
+  //                 whom ('page', or 'test' for dropWebRTC)
+  //   posts:        each SDP POST (WHEP, WHIP): sent, answered or failed
+  //   mediaSources: each MediaSource (hls.js's): made, bytes appended
+  //   videos:       each <video>: frames presented (requestVideoFrameCallback),
+  //                 when it was on top at the page's centre (the browser's
+  //                 hit testing, every animation frame), its first frame
+  //                 there and what fed it then (source, see sourceOf;
+  //                 pc, the index in pcs of the connection it came from)
+  //   states:       the player's state as the page shows it
+  //                 (#player[data-state]), on each change
+  const seen = { pcs: [], posts: [], mediaSources: [], videos: [], states: [] };
+  const now = () => performance.now();
+  let testClosing = false; // dropWebRTC, not the page, is closing connections
+
   // Capture every RTCPeerConnection the page makes, so the tests can read
   // getStats() of the bundled player's WHEP connection without a hook in it.
   const pcs = [];
+  const pcRecs = new WeakMap();
   const Native = window.RTCPeerConnection;
   if (Native) {
     window.RTCPeerConnection = class extends Native {
       constructor(...args) {
         super(...args);
         pcs.push(this);
+        const rec = { created: now(), connected: -1, closed: -1, closedBy: '' };
+        seen.pcs.push(rec);
+        pcRecs.set(this, rec);
+        this.addEventListener('connectionstatechange', () => {
+          if (this.connectionState === 'connected' && rec.connected < 0) rec.connected = now();
+        });
+      }
+
+      close() {
+        const rec = pcRecs.get(this);
+        if (rec && rec.closed < 0) {
+          rec.closed = now();
+          rec.closedBy = testClosing ? 'test' : 'page';
+        }
+        return super.close();
       }
     };
   }
 
+  // SDP POSTs (offers to WHEP and WHIP endpoints), from fetch.
+  const nativeFetch = window.fetch;
+  window.fetch = function fetch(input, init) {
+    const p = nativeFetch.apply(window, arguments);
+    let sdp = false;
+    try {
+      const req = input instanceof Request ? input : null;
+      const method = String((init && init.method) || (req ? req.method : 'GET')).toUpperCase();
+      const type = new Headers((init && init.headers) || (req ? req.headers : undefined)).get('Content-Type') || '';
+      sdp = method === 'POST' && type.startsWith('application/sdp');
+    } catch {
+      // headers fetch itself rejects: not an offer that went out
+    }
+    if (sdp) {
+      const rec = { url: String(input instanceof Request ? input.url : input), sent: now(), done: -1, status: 0, error: '' };
+      seen.posts.push(rec);
+      p.then((res) => {
+        rec.done = now();
+        rec.status = res.status;
+      }, (err) => {
+        rec.done = now();
+        rec.error = String((err && err.message) || err);
+      });
+    }
+    return p;
+  };
+
   // Capture every SourceBuffer the page makes (hls.js makes one for video,
-  // one for audio), so a stall can be told apart: which one ran dry.
+  // one for audio), so a stall can be told apart: which one ran dry; and
+  // count what is appended to each MediaSource, and which object URL (a
+  // video's src) stands for which.
   const sourceBuffers = [];
+  const msRecs = new WeakMap(); // MediaSource -> its record in seen
+  const sbRecs = new WeakMap(); // SourceBuffer -> its MediaSource's record
+  const urlRecs = new Map(); // object URL -> a MediaSource's record
+  const msRecOf = (ms) => {
+    let rec = msRecs.get(ms);
+    if (!rec) {
+      rec = { created: now(), firstAppend: -1, appends: 0, bytes: 0 };
+      msRecs.set(ms, rec);
+      seen.mediaSources.push(rec);
+    }
+    return rec;
+  };
   if (window.MediaSource) {
     const addSourceBuffer = MediaSource.prototype.addSourceBuffer;
     MediaSource.prototype.addSourceBuffer = function add(mime) {
       const sb = addSourceBuffer.call(this, mime);
       sourceBuffers.push({ mime, sb });
+      sbRecs.set(sb, msRecOf(this));
       return sb;
     };
+    const appendBuffer = SourceBuffer.prototype.appendBuffer;
+    SourceBuffer.prototype.appendBuffer = function append(data) {
+      const rec = sbRecs.get(this);
+      if (rec) {
+        if (rec.firstAppend < 0) rec.firstAppend = now();
+        rec.appends++;
+        rec.bytes += data.byteLength || 0;
+      }
+      return appendBuffer.call(this, data);
+    };
+    const createObjectURL = URL.createObjectURL;
+    URL.createObjectURL = function objectURL(obj) {
+      const url = createObjectURL.call(URL, obj);
+      if (obj instanceof MediaSource) urlRecs.set(url, msRecOf(obj));
+      return url;
+    };
   }
+
+  // sourceOf says what feeds a <video>: 'webrtc' (a MediaStream of tracks
+  // that one of the page's peer connections receives), 'mse' (a MediaSource
+  // with media appended: hls.js), 'mse-empty', 'mediastream' (another
+  // stream, a camera), 'url' or ''.
+  function sourceOf(v) {
+    const so = v.srcObject;
+    if (so instanceof MediaStream) return receiverOf(v) >= 0 ? 'webrtc' : 'mediastream';
+    const ms = window.MediaSource && so instanceof MediaSource ? msRecs.get(so) : urlRecs.get(v.src);
+    if (ms) return ms.bytes > 0 ? 'mse' : 'mse-empty';
+    return v.currentSrc ? 'url' : '';
+  }
+
+  // receiverOf is the index (in pcs and seen.pcs) of the peer connection
+  // whose received video track a <video> plays, or -1.
+  function receiverOf(v) {
+    const tracks = v.srcObject instanceof MediaStream ? v.srcObject.getVideoTracks() : [];
+    return pcs.findIndex((pc) => pc.getReceivers().some((r) => tracks.includes(r.track)));
+  }
+
+  const videoRecs = new WeakMap(); // <video> -> its record in seen
+  let onTop = null; // the <video> on top at the page's centre, as of the last animation frame
+
+  function watchVideo(v) {
+    const rec = {
+      id: seen.videos.length + 1, added: now(), source: '', pc: -1, frames: 0, firstFrame: -1, lastFrame: -1,
+      topSince: -1, topUntil: -1, framesOnTop: 0, firstFrameOnTop: -1, mediaTimeOnTop: -1, lastMediaTime: -1,
+    };
+    videoRecs.set(v, rec);
+    seen.videos.push(rec);
+    const onFrame = (t, meta) => {
+      rec.frames++;
+      if (rec.firstFrame < 0) rec.firstFrame = t;
+      rec.lastFrame = t;
+      rec.lastMediaTime = meta.mediaTime;
+      if (v === onTop) {
+        rec.framesOnTop++;
+        if (rec.firstFrameOnTop < 0) {
+          rec.firstFrameOnTop = t;
+          rec.mediaTimeOnTop = meta.mediaTime;
+          rec.source = sourceOf(v);
+          rec.pc = receiverOf(v);
+        }
+      }
+      v.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+  }
+
+  // Every animation frame: new <video>s, the one on top, the page's state.
+  function scan() {
+    const t = now();
+    for (const v of document.getElementsByTagName('video')) if (!videoRecs.has(v)) watchVideo(v);
+    const top = document.elementsFromPoint(innerWidth / 2, innerHeight / 2).find((e) => e instanceof HTMLVideoElement) || null;
+    if (top !== onTop) {
+      if (onTop && videoRecs.has(onTop)) videoRecs.get(onTop).topUntil = t;
+      onTop = top;
+      if (top) {
+        const rec = videoRecs.get(top);
+        rec.topSince = t;
+        rec.topUntil = -1;
+      }
+    }
+    const el = document.getElementById('player');
+    const state = el ? el.dataset.state || '' : '';
+    const last = seen.states[seen.states.length - 1];
+    if (state && (!last || last.state !== state)) seen.states.push({ t, state });
+    requestAnimationFrame(scan);
+  }
+  requestAnimationFrame(scan);
+  const seenNow = () => JSON.parse(JSON.stringify(seen));
+
   const rangesOf = (tr) => Array.from({ length: tr.length }, (_, i) => [tr.start(i), tr.end(i)]);
   const sourceBuffered = () => sourceBuffers.map(({ mime, sb }) => {
     try {
@@ -100,9 +265,9 @@
     // (RFC 9725 section 4.2) as a browser application would: the browser's
     // default offer (its codec order, no munging), all candidates, then the
     // answer; resolves once the connection is up.
-    async publish({ url, token, timeoutMs = 10000 }) {
+    async publish({ url, token, width = 640, height = 360, timeoutMs = 10000 }) {
       const media = await navigator.mediaDevices.getUserMedia({
-        video: { width: 640, height: 360, frameRate: 30 },
+        video: { width, height, frameRate: 30 },
         audio: true,
       });
       const pc = new RTCPeerConnection();
@@ -381,15 +546,69 @@
     },
 
     // dropWebRTC closes every connected peer connection the page made, as
-    // a network cut would look to it: media stops, no event says why.
+    // a network cut would look to it: media stops, no event says why. It
+    // returns how many it closed and when (performance.now()).
     async dropWebRTC() {
-      let n = 0;
-      for (const pc of pcs) {
-        if (pc.connectionState !== 'connected') continue;
-        pc.close();
-        n++;
+      let closed = 0;
+      testClosing = true;
+      try {
+        for (const pc of pcs) {
+          if (pc.connectionState !== 'connected') continue;
+          pc.close();
+          closed++;
+        }
+      } finally {
+        testClosing = false;
       }
-      return n;
+      return { closed, at: now() };
+    },
+
+    // screenWaits resolves once the <video> on top of the page (the
+    // harness's hit testing, not the player's word) is fed by source
+    // ('webrtc' or 'mse', see sourceOf) and has presented more than frames
+    // frames while on top, its media time advancing, the first of them at
+    // or after afterMs (page clock). It returns that video's record, all
+    // the harness saw (seen, above), when, and the player's state.
+    async screenWaits({ source, frames = 10, afterMs = 0, timeoutMs = 10000 }) {
+      const ready = () => {
+        const r = onTop && videoRecs.get(onTop);
+        return r && r.source === source && r.framesOnTop > frames && r.firstFrameOnTop >= afterMs
+          && r.lastMediaTime > r.mediaTimeOnTop ? r : null;
+      };
+      const video = await until(`a video on top fed by ${source} presenting more than ${frames} frames from ${Math.round(afterMs)} ms on`,
+        timeoutMs, ready, () => ({ onTop: onTop && videoRecs.get(onTop), seen }));
+      return {
+        at: now(), video: { ...video }, width: onTop.videoWidth, height: onTop.videoHeight, seen: seenNow(),
+        player: window.frontrowPlayer ? window.frontrowPlayer.state() : null,
+      };
+    },
+
+    // playoutLatency reads, from getStats of the page's connected peer
+    // connection, how long ago the video it plays out was captured: the
+    // stats' timestamp (this machine's clock) against their
+    // estimatedPlayoutTimestamp (the capture time on the sender's NTP
+    // clock, from its RTCP sender reports), samples times everyMs apart.
+    // Only meaningful when the sender's clock is this machine's (a gateway
+    // on loopback).
+    async playoutLatency({ samples = 5, everyMs = 200, timeoutMs = 5000 }) {
+      const NTP_UNIX_OFFSET_MS = 2208988800000;
+      const read = async () => {
+        for (const pc of pcs) {
+          if (pc.connectionState !== 'connected') continue;
+          for (const s of await rtpStats(pc, 'inbound-rtp')) {
+            if (s.kind === 'video' && s.estimatedPlayoutTimestamp && s.timestamp) {
+              return { ms: s.timestamp + NTP_UNIX_OFFSET_MS - s.estimatedPlayoutTimestamp };
+            }
+          }
+        }
+        return null;
+      };
+      const out = [];
+      for (let i = 0; i < samples; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, everyMs));
+        out.push((await until('estimatedPlayoutTimestamp on a connected peer connection', timeoutMs, read)).ms);
+      }
+      return out;
     },
 
     // fill types value into an input as a user would (input and change
@@ -458,6 +677,44 @@
       }
       if (last) out.maxFrameGapMs = Math.max(out.maxFrameGapMs, performance.now() - last);
       out.targetLatencyMs = Number.isFinite(hls.targetLatency) ? hls.targetLatency * 1000 : 0;
+      return out;
+    },
+
+    // publisherRamp samples a publishing connection's bandwidth estimate
+    // (the candidate pair's availableOutgoingBitrate) and the width it
+    // encodes at each of atMs after the call: how fast the browser's
+    // congestion control lets it reach full quality. The connection is the
+    // page's first one that sends video (the publish page's or publish's).
+    async publisherRamp({ atMs }) {
+      const start = performance.now();
+      const sender = async () => {
+        for (const pc of pcs) {
+          if (pc.connectionState !== 'connected') continue;
+          if ((await rtpStats(pc, 'outbound-rtp')).some((s) => s.kind === 'video')) return pc;
+        }
+        return null;
+      };
+      const pc = await until('a connected peer connection sending video', 5000, sender);
+      const out = [];
+      for (const at of atMs) {
+        const wait = start + at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const report = await pc.getStats();
+        const sample = {
+          atMs: Math.round(performance.now() - start), bitrate: 0, frameWidth: 0, bytesSent: 0, limitation: '',
+        };
+        report.forEach((s) => {
+          if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+            sample.bitrate = s.availableOutgoingBitrate || 0;
+          }
+          if (s.type === 'outbound-rtp' && s.kind === 'video') {
+            sample.frameWidth = Math.max(sample.frameWidth, s.frameWidth || 0);
+            sample.bytesSent += s.bytesSent || 0;
+            sample.limitation = s.qualityLimitationReason || sample.limitation;
+          }
+        });
+        out.push(sample);
+      }
       return out;
     },
 

@@ -1,0 +1,13 @@
+package loadgen
+
+import "testing"
+
+// Allocation checks are named TestAllocs...: make test runs them in a pass
+// of their own without the race detector (-run '^TestAllocs'), and they
+// skip under it, where allocation counts mean nothing.
+func skipAllocsUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("allocation counts are not the program's under -race (sync.Pool drops items); make test runs this without it")
+	}
+}
