@@ -60,6 +60,10 @@ const (
 	// packets; one kept for over ten minutes holds its resources for nothing.
 	minDisconnectTimeout = time.Second
 	maxDisconnectTimeout = 10 * time.Minute
+	// A browser publisher's bitrate, kbit/s (0 is off): below 100 is no
+	// video, above 20 Mbit/s no uplink.
+	minPublishBitrate = 100
+	maxPublishBitrate = 20000
 	// A shutdown shorter than a second cannot close sessions cleanly; one
 	// longer than ten minutes is a hang an orchestrator would kill anyway.
 	minShutdownTimeout = time.Second
@@ -142,6 +146,9 @@ type WebRTCConfig struct {
 	// DisconnectTimeout is how long a session whose peer stopped answering ICE consent checks
 	// (vanished without DELETE) lives on before it is closed and its resources freed.
 	DisconnectTimeout time.Duration `mapstructure:"disconnect_timeout"`
+	// PublishBitrate (kbit/s) is what a browser publisher sends at from its first second
+	// (start and ceiling); 0 leaves the browser's own (300 kbit/s at first).
+	PublishBitrate int `mapstructure:"publish_bitrate"`
 }
 
 // ICEServer is one STUN or TURN server, shaped like WebRTC's RTCIceServer.
@@ -205,7 +212,7 @@ func defaultConfig() Config {
 	return Config{
 		HTTP:   HTTPConfig{Addr: ":8080"},
 		RTMP:   RTMPConfig{Addr: ":1935"},
-		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second, DisconnectTimeout: rtc.DefaultDisconnectTimeout},
+		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second, DisconnectTimeout: rtc.DefaultDisconnectTimeout, PublishBitrate: rtc.DefaultPublishBitrate},
 		HLS:    HLSConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: time.Second},
 		Auth:   AuthConfig{Streams: map[string]StreamAuth{}},
 		Limits: LimitsConfig{
@@ -235,6 +242,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.StringSlice(flagName("webrtc.hosts"), d.WebRTC.Hosts, "`hosts` (IPs or names, comma-separated) advertised as ICE host candidates (default: the machine's interfaces)")
 	fs.Duration(flagName("webrtc.grace_period"), d.WebRTC.GracePeriod, "how long a stream waits for its publisher to reconnect")
 	fs.Duration(flagName("webrtc.disconnect_timeout"), d.WebRTC.DisconnectTimeout, fmt.Sprintf("how long a WebRTC session whose peer vanished lives on before it is closed (%v to %v)", minDisconnectTimeout, maxDisconnectTimeout))
+	fs.Int(flagName("webrtc.publish_bitrate"), d.WebRTC.PublishBitrate, fmt.Sprintf("kbit/s a browser publisher sends at from its first second, start and ceiling (0: the browser's own; %d to %d)", minPublishBitrate, maxPublishBitrate))
 	fs.Duration(flagName("hls.part_target"), d.HLS.PartTarget, fmt.Sprintf("LL-HLS part target duration (%v to %v)", minPartTarget, maxPartTarget))
 	fs.Duration(flagName("hls.segment_target"), d.HLS.SegmentTarget, fmt.Sprintf("LL-HLS segment target duration (part target to %v)", maxSegmentTarget))
 	fs.Int64(flagName("limits.max_body_bytes"), d.Limits.MaxBodyBytes, fmt.Sprintf("largest WHIP/WHEP offer or trickle fragment, bytes (%d to %d)", minMaxBody, maxMaxBody))
@@ -673,6 +681,7 @@ func (c *Config) validate() error {
 		{"webrtc.ice_servers", checkICEServers(c.WebRTC.ICEServers)},
 		{"webrtc.grace_period", checkRange(c.WebRTC.GracePeriod, 0, maxGracePeriod)},
 		{"webrtc.disconnect_timeout", checkRange(c.WebRTC.DisconnectTimeout, minDisconnectTimeout, maxDisconnectTimeout)},
+		{"webrtc.publish_bitrate", checkPublishBitrate(c.WebRTC.PublishBitrate)},
 		{"hls.part_target", checkRange(c.HLS.PartTarget, minPartTarget, maxPartTarget)},
 		{"hls.segment_target", checkSegmentTarget(c.HLS.SegmentTarget, c.HLS.PartTarget)},
 		{"auth.viewer_token_key", checkTokenKey(c.Auth.ViewerTokenKey)},
@@ -800,6 +809,13 @@ func checkIntRange(n, lo, hi int64) error {
 		return fmt.Errorf("%d is out of range [%d, %d]", n, lo, hi)
 	}
 	return nil
+}
+
+func checkPublishBitrate(kbps int) error {
+	if kbps == 0 {
+		return nil
+	}
+	return checkIntRange(int64(kbps), minPublishBitrate, maxPublishBitrate)
 }
 
 func checkRate(r float64) error {

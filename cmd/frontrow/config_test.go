@@ -47,6 +47,7 @@ webrtc:
       credential: c
   grace_period: 30s
   disconnect_timeout: 4s
+  publish_bitrate: 1800
 hls:
   part_target: 100ms
   segment_target: 2s
@@ -78,6 +79,7 @@ func TestLoadConfigLayers(t *testing.T) {
 				},
 				GracePeriod:       30 * time.Second,
 				DisconnectTimeout: 4 * time.Second,
+				PublishBitrate:    1800,
 			},
 			HLS:  HLSConfig{PartTarget: 100 * time.Millisecond, SegmentTarget: 2 * time.Second},
 			Auth: AuthConfig{PublishToken: "file-token", Streams: map[string]StreamAuth{}},
@@ -213,6 +215,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "part too long", args: []string{"--hls-part-target=2s", "--hls-segment-target=4s"}, want: `config: hls.part_target: 2s is out of range [50ms, 1s]`},
 		{name: "segment too long", yaml: "hls:\n  segment_target: 1m\n", want: `config: hls.segment_target: 1m0s is out of range [200ms, 10s]`},
 		{name: "disconnect timeout too short", yaml: "webrtc:\n  disconnect_timeout: 500ms\n", want: `config: webrtc.disconnect_timeout: 500ms is out of range [1s, 10m0s]`},
+		{name: "publish bitrate too low", yaml: "webrtc:\n  publish_bitrate: 50\n", want: `config: webrtc.publish_bitrate: 50 is out of range [100, 20000]`},
+		{name: "publish bitrate not a number", env: []string{"FRONTROW_WEBRTC_PUBLISH_BITRATE=fast"}, want: `config: webrtc.publish_bitrate: cannot parse value as 'int': strconv.ParseInt: invalid syntax`},
 		{name: "disconnect timeout too long", env: []string{"FRONTROW_WEBRTC_DISCONNECT_TIMEOUT=1h"}, want: `config: webrtc.disconnect_timeout: 1h0m0s is out of range [1s, 10m0s]`},
 		{name: "negative grace", yaml: "webrtc:\n  grace_period: -1s\n", want: `config: webrtc.grace_period: -1s is out of range [0s, 10m0s]`},
 		{name: "address without port", yaml: "http:\n  addr: 8080\n", want: `config: http.addr: "8080" is not host:port (missing port in address)`},
@@ -296,7 +300,7 @@ func TestKeyNames(t *testing.T) {
 	for _, k := range []string{
 		"http.addr", "rtmp.addr",
 		"webrtc.udp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period", "webrtc.disconnect_timeout",
-		"hls.part_target", "hls.segment_target", "auth.publish_token", "auth.admin_token",
+		"webrtc.publish_bitrate", "hls.part_target", "hls.segment_target", "auth.publish_token", "auth.admin_token",
 		"auth.viewer_token_key", "data.dir", "demo.enabled",
 		"log.level", "log.format",
 	} {

@@ -79,7 +79,7 @@ func appConfig(cfg Config, log *slog.Logger) app.Config {
 		TLSKey:          cfg.HTTP.TLSKey,
 		RTMPAddr:        cfg.RTMP.Addr,
 		RTMPSAddr:       cfg.RTMPS.Addr,
-		WebRTC:          rtc.Config{UDPAddr: cfg.WebRTC.UDPAddr, Hosts: cfg.WebRTC.Hosts, DisconnectTimeout: cfg.WebRTC.DisconnectTimeout},
+		WebRTC:          webrtcConfig(cfg.WebRTC),
 		ICEServers:      ice,
 		PartTarget:      cfg.HLS.PartTarget,
 		SegmentTarget:   cfg.HLS.SegmentTarget,
@@ -99,4 +99,14 @@ func appConfig(cfg Config, log *slog.Logger) app.Config {
 		Demo:    cfg.Demo.Enabled,
 		Logger:  log,
 	}
+}
+
+// webrtcConfig is the WebRTC tier's part of the configuration (0 turns the
+// publishers' bitrate hint off, which rtc.Config says with a negative).
+func webrtcConfig(c WebRTCConfig) rtc.Config {
+	start := c.PublishBitrate
+	if start == 0 {
+		start = -1
+	}
+	return rtc.Config{UDPAddr: c.UDPAddr, Hosts: c.Hosts, DisconnectTimeout: c.DisconnectTimeout, PublishBitrate: start}
 }

@@ -22,7 +22,10 @@ import (
 const (
 	// DefaultDisconnectTimeout is Config.DisconnectTimeout when zero.
 	DefaultDisconnectTimeout = 10 * time.Second
-	iceKeepalive             = 2 * time.Second
+	// DefaultPublishBitrate is Config.PublishBitrate when zero, kbit/s:
+	// Chromium's own ceiling for 720p and above.
+	DefaultPublishBitrate = 2500
+	iceKeepalive          = 2 * time.Second
 )
 
 // iceTimeouts are the pion ICE timeouts for a disconnect timeout:
@@ -48,21 +51,30 @@ type Config struct {
 	// ICE consent checks lives on before it is closed (ICE failed); it is
 	// counted disconnected after half of it. DefaultDisconnectTimeout if zero.
 	DisconnectTimeout time.Duration
-	Logger            *slog.Logger
+	// PublishBitrate (kbit/s) is what a browser publisher sends at from
+	// its first second: its start estimate and ceiling (see
+	// WithPublishBitrate); congestion feedback lowers it on a weaker path.
+	// DefaultPublishBitrate if zero; negative leaves the browser's own
+	// (300 kbit/s at first).
+	PublishBitrate int
+	Logger         *slog.Logger
 }
 
-// Engine is the WebRTC tier's shared machinery: one UDP socket and the two
-// pion APIs built on it, one for publishers and one for viewers.
+// Engine is the WebRTC tier's shared machinery: one UDP socket, the pion
+// API the publishers' PeerConnections are built with, and the routes of
+// the viewers' lean connections (gateway/peer) on the same socket.
 type Engine struct {
 	// Publish builds WHIP publishers' peer connections: receive only, with
-	// NACK generation and receiver reports toward the publisher.
+	// NACK generation, receiver reports and transport-wide congestion
+	// feedback toward the publisher.
 	Publish *webrtc.API
 	// Play builds WHEP viewers' peer connections: send only, no
 	// interceptors (the viewer sends its own sender reports).
 	Play *webrtc.API
 
-	conn net.PacketConn
-	mux  *udpMux
+	conn           net.PacketConn
+	mux            *udpMux
+	publishBitrate int
 }
 
 // New opens the UDP port and builds both APIs.
@@ -85,7 +97,10 @@ func New(cfg Config) (*Engine, error) {
 		loopback = loopback || net.ParseIP(h).IsLoopback()
 	}
 	// Our mux, not pion's ice.UDPMuxDefault: see udpMux for why.
-	e := &Engine{conn: conn, mux: newUDPMux(conn, loopback, cfg.Logger)}
+	e := &Engine{conn: conn, mux: newUDPMux(conn, loopback, cfg.Logger), publishBitrate: cfg.PublishBitrate}
+	if e.publishBitrate == 0 {
+		e.publishBitrate = DefaultPublishBitrate
+	}
 	// One view of the interfaces for every session: without it each ICE
 	// agent lists them anew (a netlink dump, ~9 KiB kept per viewer). The
 	// sessions only read it: continual gathering, which refreshes it, is off.
@@ -121,21 +136,29 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-func buildAPI(s webrtc.SettingEngine, interceptors func(*interceptor.Registry) error) (*webrtc.API, error) {
+func buildAPI(s webrtc.SettingEngine, interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, fmt.Errorf("webrtc: register codecs: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	if err := interceptors(reg); err != nil {
+	if err := interceptors(m, reg); err != nil {
 		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), nil
 }
 
 // publishInterceptors ask the publisher to resend lost packets (RFC 4585
-// generic NACK) and report reception (RFC 3550 RR).
-func publishInterceptors(r *interceptor.Registry) error {
+// generic NACK), report reception (RFC 3550 RR) and send transport-wide
+// congestion feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01):
+// without it a browser falls back to its loss-based estimate and starts at
+// 300 kbit/s, climbing 8 % a second. The answer then carries transport-cc
+// feedback and the transport-wide sequence number extension for audio and
+// video; OBS, which sends at a fixed rate, offers neither and is unaffected.
+func publishInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry) error {
+	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
+		return err
+	}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return err
@@ -149,12 +172,11 @@ func publishInterceptors(r *interceptor.Registry) error {
 	return nil
 }
 
-// playInterceptors are none: a viewer's RTCP sender reports come from the
-// stream's capture clock (gateway/whep), not from pion's report interceptor,
-// which maps timestamps to send times at a lock and a clock read per packet
-// per viewer; NACKs are answered by the stream's shared retransmission
-// buffer, not a per-viewer copy.
-func playInterceptors(*interceptor.Registry) error { return nil }
+// PublishAnswer is a publisher's answer as the engine sends it: told its
+// bitrate (Config.PublishBitrate).
+func (e *Engine) PublishAnswer(answer []byte) ([]byte, error) {
+	return WithPublishBitrate(answer, e.publishBitrate)
+}
 
 // SendStats are the shared socket's send totals.
 func (e *Engine) SendStats() SendStats { return e.mux.SendStats() }
@@ -194,3 +216,10 @@ func isLoopbackAddr(a net.Addr) bool {
 	u, ok := a.(*net.UDPAddr)
 	return ok && u.IP.IsLoopback()
 }
+
+// playInterceptors are none: a viewer's RTCP sender reports come from the
+// stream's capture clock (gateway/whep), not from pion's report interceptor,
+// which maps timestamps to send times at a lock and a clock read per packet
+// per viewer; NACKs are answered by the stream's shared retransmission
+// buffer, not a per-viewer copy.
+func playInterceptors(*webrtc.MediaEngine, *interceptor.Registry) error { return nil }

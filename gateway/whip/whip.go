@@ -58,6 +58,9 @@ func (s *Server) Start(ctx context.Context, req signaling.StartRequest) (signali
 	}
 	sess := newSession(pc, info.ICEUfrag, s.cfg.Logger.With("stream", req.Stream, "remote", req.Remote))
 	answer, err := rtc.Answer(ctx, pc, req.Offer)
+	if err == nil {
+		answer, err = s.cfg.Engine.PublishAnswer(answer)
+	}
 	if err != nil {
 		_ = pc.Close()
 		return nil, nil, err
