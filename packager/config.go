@@ -95,6 +95,9 @@ type timing struct {
 	partListAge  time.Duration
 	partKeepAge  time.Duration
 	blockTimeout time.Duration
+	// maxLead and maxHold interleave video with a late audio track
+	// (muxer_interleave.go).
+	maxLead, maxHold time.Duration
 }
 
 // withDefaults fills zero fields and validates the result.
@@ -145,6 +148,8 @@ func (c Config) withDefaults() (Config, timing, error) {
 		partListAge:    partListTargetDurations * td,
 		partKeepAge:    partKeepTargetDurations * td,
 		blockTimeout:   c.BlockTimeout,
+		maxLead:        maxLeadParts * c.PartTarget,
+		maxHold:        maxHoldTargetDurations * td,
 	}
 	if t.window == 0 {
 		t.window = windowTargetDurations * td

@@ -31,6 +31,11 @@ type Muxer struct {
 	stats              Stats
 	hooks              testHooks
 	gzipWriters        sync.Pool // of *gzip.Writer, for Response.Gzipped
+
+	// audioAt is the media time the audio has reached in this publication;
+	// held are the video samples waiting for it (muxer_interleave.go).
+	audioAt time.Duration
+	held    []heldSample
 }
 
 // testHooks lets tests observe the muxer without sleeping.
@@ -84,7 +89,7 @@ func (m *Muxer) SetTracks(tr Tracks) error {
 		}
 		audioInit = in
 	}
-	err := m.flush()
+	err := errors.Join(m.drain(), m.flush())
 	if audioInit != nil {
 		m.audio.setInit(audioInit)
 	}
@@ -121,6 +126,7 @@ func (m *Muxer) firstTracks(tr Tracks) error {
 // WriteUnit packages one access unit. Video units are H264 access units;
 // nothing is written before the first keyframe that brings (or follows) SPS
 // and PPS, and audio waits for that keyframe too. DTS must rise per track.
+// Video more than a part ahead of the audio waits for it (muxer_interleave.go).
 func (m *Muxer) WriteUnit(u Unit) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -183,7 +189,14 @@ func (m *Muxer) WriteUnit(u Unit) error {
 		dts: u.DTS + m.offset, pts: u.PTS + m.offset, wall: u.PTS,
 		sync: u.Keyframe || u.Kind == KindAudio, data: data, arrival: u.Arrival,
 	}
-	return t.push(s, newInit)
+	if u.Kind == KindVideo {
+		return m.pushVideo(s, newInit)
+	}
+	err := t.push(s, newInit)
+	if m.video != nil {
+		err = errors.Join(err, m.audioReached(s.dts))
+	}
+	return err
 }
 
 // videoParams returns a new init when a keyframe's SPS/PPS differ from the
@@ -193,7 +206,7 @@ func (m *Muxer) videoParams(nalus [][]byte) (*initSection, error) {
 	if sps == nil || pps == nil {
 		return nil, nil
 	}
-	if cur := m.video.init; cur != nil && string(cur.sps) == string(sps) && string(cur.pps) == string(pps) {
+	if cur := m.newestVideoInit(); cur != nil && string(cur.sps) == string(sps) && string(cur.pps) == string(pps) {
 		return nil, nil
 	}
 	return newVideoInit(sps, pps)
@@ -222,6 +235,7 @@ func (m *Muxer) start(dts time.Duration) {
 	for _, t := range m.order {
 		t.msn = msn
 	}
+	m.audioAt = dts + m.offset
 	if m.video != nil && m.audio != nil {
 		m.audio.announce(boundary{at: dts + m.offset, msn: msn})
 	}
@@ -235,7 +249,7 @@ func (m *Muxer) End() {
 	if m.ended || m.closed {
 		return
 	}
-	if err := m.flush(); err != nil {
+	if err := errors.Join(m.drain(), m.flush()); err != nil {
 		m.log.Warn("packager: flushing at end", "err", err)
 	}
 	m.ended = true
@@ -254,6 +268,7 @@ func (m *Muxer) Close() {
 		return
 	}
 	m.closed = true
+	m.held = nil
 	for _, t := range m.order {
 		t.segments, t.parts, t.partSamples, t.inits = nil, nil, nil, nil
 		t.cache = [2]cachedResponse{}

@@ -9,6 +9,7 @@ type Stats struct {
 	Renders      uint64 // playlists rendered; one per change per request kind, never per viewer
 	UnitsDropped uint64 // units not packaged: before the first keyframe, out of order, malformed
 	ForcedCuts   uint64 // segments cut without a keyframe because the GOP was too long
+	AudioBehind  uint64 // video samples published ahead of the audio: it stalled or lagged more than 3 x TARGETDURATION
 	Waiting      int    // requests blocked right now (playlists and hinted parts)
 	LastPart     PartInfo
 }
