@@ -91,6 +91,7 @@ type App struct {
 	registry *stream.Registry
 	whip     *signaling.Handler
 	whep     *signaling.Handler
+	viewers  *whep.Server // the WHEP sessions' send workers
 	listener net.Listener
 	server   *http.Server
 	rtmp     *rtmp.Server // nil when RTMP is off
@@ -152,6 +153,9 @@ func New(cfg Config) (*App, error) {
 				_ = ln.Close()
 			}
 		}
+		if a.viewers != nil {
+			_ = a.viewers.Close()
+		}
 		_ = a.engine.Close()
 		return nil, err
 	}
@@ -181,9 +185,12 @@ func New(cfg Config) (*App, error) {
 		ICEServers: cfg.ICEServers, MaxBody: cfg.Limits.MaxBody, Logger: cfg.Logger,
 		Start: whip.NewServer(whip.Config{Engine: a.engine, Registry: a.registry, Logger: cfg.Logger}).Start,
 	})
+	if a.viewers, err = whep.NewServer(whep.Config{Engine: a.engine, Registry: a.registry, Logger: cfg.Logger}); err != nil {
+		return fail(err)
+	}
 	a.whep = signaling.NewHandler(signaling.Config{
 		Name: "whep", Admit: a.limits.viewer, ICEServers: cfg.ICEServers, MaxBody: cfg.Limits.MaxBody, Logger: cfg.Logger,
-		Start: whep.NewServer(whep.Config{Engine: a.engine, Registry: a.registry, Logger: cfg.Logger}).Start,
+		Start: a.viewers.Start,
 	})
 	if a.store, err = api.Open(api.StoreConfig{Dir: cfg.DataDir, TokenKey: []byte(cfg.ViewerTokenKey)}); err != nil {
 		return fail(fmt.Errorf("data.dir: %w", err))
@@ -410,6 +417,7 @@ func (a *App) Close() error {
 		a.registry.Close()
 		a.whip.Close()
 		a.whep.Close()
+		err = errors.Join(err, a.viewers.Close())
 		if e := a.server.Shutdown(ctx); e != nil {
 			_ = a.server.Close()
 			err = errors.Join(err, fmt.Errorf("http: requests still in flight after shutdown.timeout (%v) were cut: %w", a.cfg.ShutdownTimeout, e))

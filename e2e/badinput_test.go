@@ -98,14 +98,15 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestSessionResource walks one WHEP session through OPTIONS, PATCH (trickle,
-// bad type, restart without If-Match) and DELETE.
+// bad type, restart without If-Match, with a stale ETag, with "*") and
+// DELETE; a WHIP publisher's session takes no ICE restart (422).
 func TestSessionResource(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g := startGateway(t, withICEServers(webrtc.ICEServer{
 		URLs: []string{"turn:turn.example.net:3478?transport=udp"}, Username: "u", Credential: "p",
 	}))
-	startPublisher(t, ctx, g, "live")
+	pub, _ := startPublisher(t, ctx, g, "live")
 
 	resp, err := postSDP(ctx, g.base+"/whep/live", "", offerSDP(t, clientAPI(t), "recvonly"))
 	if err != nil {
@@ -145,7 +146,7 @@ func TestSessionResource(t *testing.T) {
 		{"patch wrong type", "PATCH", "application/sdp", trickle, nil, 415},
 		{"restart without If-Match", "PATCH", "application/trickle-ice-sdpfrag", restart, nil, 428},
 		{"restart stale etag", "PATCH", "application/trickle-ice-sdpfrag", restart, map[string]string{"If-Match": `"old"`}, 412},
-		{"restart unsupported", "PATCH", "application/trickle-ice-sdpfrag", restart, map[string]string{"If-Match": "*"}, 422},
+		{"restart", "PATCH", "application/trickle-ice-sdpfrag", restart, map[string]string{"If-Match": "*"}, 200},
 		{"delete", "DELETE", "", "", nil, 200},
 		{"delete again", "DELETE", "", "", nil, 404},
 		{"patch after delete", "PATCH", "application/trickle-ice-sdpfrag", trickle, nil, 404},
@@ -155,6 +156,10 @@ func TestSessionResource(t *testing.T) {
 		if status != s.want {
 			t.Errorf("%s: status %d, want %d (%q)", s.name, status, s.want, body)
 		}
+	}
+	status, _, body := do(t, ctx, "PATCH", g.base+pub.location, "application/trickle-ice-sdpfrag", testToken, restart, map[string]string{"If-Match": "*"})
+	if status != http.StatusUnprocessableEntity {
+		t.Errorf("WHIP restart: status %d, want 422 (%q)", status, body)
 	}
 }
 

@@ -66,7 +66,7 @@ func startFrontrow(t *testing.T, ctx context.Context, bin string, timeout time.D
 	cfg := fmt.Sprintf(`
 http: {addr: "127.0.0.1:0"}
 rtmp: {addr: "127.0.0.1:0"}
-webrtc: {udp_addr: "127.0.0.1:0", hosts: [127.0.0.1]}
+webrtc: {udp_addr: "127.0.0.1:0", tcp_addr: "127.0.0.1:0", hosts: [127.0.0.1]}
 auth: {admin_token: %s}
 admin: {addr: "127.0.0.1:0"}
 shutdown: {timeout: %s}

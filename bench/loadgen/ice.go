@@ -23,6 +23,10 @@ import (
 const (
 	iceRTO    = 20 * time.Millisecond
 	iceMaxRTO = 500 * time.Millisecond
+	// consentInterval is how often a viewer of an ICE-lite gateway
+	// refreshes consent with a Binding request (RFC 7675 section 5.1 says
+	// 4-6 s; a gateway may time out sooner, as frontrow's tests set it).
+	consentInterval = time.Second
 )
 
 // iceChars is the ice-char alphabet (RFC 8839 section 5.4) less '+' and '/'.
@@ -125,6 +129,25 @@ func (s *stunResponder) answer(req *stun.Message, from netip.AddrPort) ([]byte, 
 	return m.Raw, nil
 }
 
+// keepConsent sends a Binding request to an ICE-lite gateway when one is
+// due, which renews its consent to keep sending to us. The reader calls it
+// (with the socket held, once detached).
+func (v *Viewer) keepConsent(now time.Time) {
+	c := v.consent.Load()
+	if c == nil || now.Before(v.nextConsent) {
+		return
+	}
+	v.nextConsent = now.Add(consentInterval)
+	m, err := c.request()
+	if err != nil {
+		v.noteErr(fmt.Errorf("loadgen: ice: consent request: %w", err))
+		return
+	}
+	if err := v.writeTo(m.Raw, c.remote); err != nil && !v.closing.Load() {
+		v.noteErr(fmt.Errorf("loadgen: ice: consent request: %w", err))
+	}
+}
+
 // iceCheck is the viewer's side of the check on the gateway's candidate.
 type iceCheck struct {
 	remote     netip.AddrPort
@@ -177,9 +200,10 @@ func (c *iceCheck) verify(m *stun.Message) error {
 // connectICE sends nominating Binding requests to the gateway's candidate,
 // retransmitting with backoff, until one sent after we answered a check of
 // the gateway's succeeds: the gateway then holds our pair as succeeded and
-// nominated (pion selects it), so DTLS can start. Responses come from the
-// reader goroutine through v.iceResp.
-func (v *Viewer) connectICE(ctx context.Context, c *iceCheck) error {
+// nominated (pion selects it), so DTLS can start. An ICE-lite gateway
+// (lite) checks nothing: its first authentic success will do. Responses
+// come from the reader goroutine through v.iceResp.
+func (v *Viewer) connectICE(ctx context.Context, c *iceCheck, lite bool) error {
 	sent := map[[stun.TransactionIDSize]byte]bool{} // transaction -> sent after we answered a check
 	send := func() error {
 		m, err := c.request()
@@ -232,7 +256,7 @@ func (v *Viewer) connectICE(ctx context.Context, c *iceCheck) error {
 				}
 				continue // not authentic: wait for one that is
 			}
-			if after {
+			if after || lite {
 				return nil
 			}
 			succeeded = true

@@ -78,6 +78,9 @@ func buildOffer(p offerParams) string {
 
 // answer is what a viewer needs from the gateway's answer.
 type answer struct {
+	// lite: the gateway is an ICE-lite agent (RFC 8445 section 2.5): it
+	// sends no checks, so ours must keep its consent (RFC 7675).
+	lite        bool
 	ufrag, pwd  string
 	fingerprint string // sha-256, as written
 	candidates  []netip.AddrPort
@@ -137,6 +140,7 @@ func parseAnswer(raw []byte) (answer, error) {
 		}
 	}
 	take(desc.Attributes)
+	_, a.lite = desc.Attribute("ice-lite")
 	for _, m := range desc.MediaDescriptions {
 		take(m.Attributes)
 		if m.MediaName.Port.Value == 0 {

@@ -206,6 +206,7 @@ func (v *Viewer) drainWith(b *batch) bool {
 		v.noteErr(errors.Join(fmt.Errorf("loadgen: read: recvmmsg: %w", err), v.raw.close()))
 		return false
 	}
+	v.keepConsent(time.Now())
 	return true
 }
 

@@ -5,6 +5,7 @@ package loadgen
 import (
 	"net"
 	"net/netip"
+	"time"
 )
 
 // rawSocket and batch are Linux's (read_linux.go); elsewhere the socket
@@ -34,6 +35,7 @@ func (v *Viewer) readBatched(buf []byte) error {
 			return err
 		}
 		v.handle(buf[:n], n, from)
+		v.keepConsent(time.Now())
 	}
 }
 

@@ -93,16 +93,20 @@ type Viewer struct {
 	media atomic.Pointer[mediaMap]
 	keys  atomic.Pointer[srtp.Context]
 	dtls  atomic.Pointer[dtlsConn] // set while the handshake runs
+	// consent is our check on an ICE-lite gateway, set once connected:
+	// the reader repeats it every consentInterval (keepConsent).
+	consent atomic.Pointer[iceCheck]
 	// Handed from the reader goroutine to Dial's ICE checks.
 	iceResp  chan []byte
 	checked  chan struct{} // a gateway check was answered
 	answered atomic.Uint64 // gateway checks answered
 
 	// Owned by the reader goroutine.
-	responder *stunResponder
-	stunIn    stun.Message
-	tracks    tracks
-	ff        *firstFrame // nil once the first keyframe is in
+	responder   *stunResponder
+	nextConsent time.Time
+	stunIn      stun.Message
+	tracks      tracks
+	ff          *firstFrame // nil once the first keyframe is in
 
 	errMu   sync.Mutex
 	readErr error // the reader goroutine's first I/O error, for Close
@@ -230,8 +234,11 @@ func (v *Viewer) setup(ctx context.Context, u *url.URL, cert *Certificate, ufrag
 	if err != nil {
 		return fmt.Errorf("loadgen: ice: %w", err)
 	}
-	if err := v.connectICE(ctx, check); err != nil {
+	if err := v.connectICE(ctx, check, ans.lite); err != nil {
 		return fmt.Errorf("loadgen: ice: %w", err)
+	}
+	if ans.lite {
+		v.consent.Store(check)
 	}
 	dc := newDTLSConn(v.conn, remote)
 	v.dtls.Store(dc)
@@ -397,10 +404,12 @@ func (v *Viewer) read() {
 			}
 			return
 		}
+		now := time.Now()
 		if v.ff != nil {
-			v.ff.at = time.Now() // every packet of a GRO run arrived with it
+			v.ff.at = now // every packet of a GRO run arrived with it
 		}
 		v.handleDatagram(buf[:n], n, groSegment(oob[:oobn]), from)
+		v.keepConsent(now)
 	}
 	if err := v.readBatched(buf); err != nil {
 		v.noteErr(fmt.Errorf("loadgen: read: %w", err))

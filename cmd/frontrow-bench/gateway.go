@@ -70,6 +70,7 @@ rtmp:
   addr: "127.0.0.1:0"
 webrtc:
   udp_addr: "127.0.0.1:%d"
+  tcp_addr: "127.0.0.1:0"
   hosts: ["127.0.0.1"]
 auth:
   publish_token: %q

@@ -136,6 +136,8 @@ type ShutdownConfig struct {
 type WebRTCConfig struct {
 	// UDPAddr is the one UDP port that all ICE sessions share (ICE UDP mux).
 	UDPAddr string `mapstructure:"udp_addr"`
+	// TCPAddr is passive ICE-TCP (RFC 6544) for viewers whose networks drop UDP; empty: off.
+	TCPAddr string `mapstructure:"tcp_addr"`
 	// Hosts are the IPs or names advertised as host candidates; empty means the machine's
 	// own interface addresses. A name is resolved by whoever wires it.
 	Hosts []string `mapstructure:"hosts"`
@@ -212,7 +214,7 @@ func defaultConfig() Config {
 	return Config{
 		HTTP:   HTTPConfig{Addr: ":8080"},
 		RTMP:   RTMPConfig{Addr: ":1935"},
-		WebRTC: WebRTCConfig{UDPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second, DisconnectTimeout: rtc.DefaultDisconnectTimeout, PublishBitrate: rtc.DefaultPublishBitrate},
+		WebRTC: WebRTCConfig{UDPAddr: ":8189", TCPAddr: ":8189", Hosts: []string{}, ICEServers: []ICEServer{}, GracePeriod: 10 * time.Second, DisconnectTimeout: rtc.DefaultDisconnectTimeout, PublishBitrate: rtc.DefaultPublishBitrate},
 		HLS:    HLSConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: time.Second},
 		Auth:   AuthConfig{Streams: map[string]StreamAuth{}},
 		Limits: LimitsConfig{
@@ -239,6 +241,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.String(flagName("rtmp.addr"), d.RTMP.Addr, "RTMP ingest listen `address`")
 	fs.String(flagName("rtmps.addr"), d.RTMPS.Addr, "RTMPS ingest listen `address` (needs the TLS certificate; default: off)")
 	fs.String(flagName("webrtc.udp_addr"), d.WebRTC.UDPAddr, "UDP `address` shared by all ICE sessions")
+	fs.String(flagName("webrtc.tcp_addr"), d.WebRTC.TCPAddr, "TCP `address` of passive ICE-TCP for viewers whose networks drop UDP (empty: off)")
 	fs.StringSlice(flagName("webrtc.hosts"), d.WebRTC.Hosts, "`hosts` (IPs or names, comma-separated) advertised as ICE host candidates (default: the machine's interfaces)")
 	fs.Duration(flagName("webrtc.grace_period"), d.WebRTC.GracePeriod, "how long a stream waits for its publisher to reconnect")
 	fs.Duration(flagName("webrtc.disconnect_timeout"), d.WebRTC.DisconnectTimeout, fmt.Sprintf("how long a WebRTC session whose peer vanished lives on before it is closed (%v to %v)", minDisconnectTimeout, maxDisconnectTimeout))
@@ -677,6 +680,7 @@ func (c *Config) validate() error {
 		{"rtmp.addr", checkListenAddr(c.RTMP.Addr)},
 		{"rtmps.addr", checkRTMPSAddr(c.RTMPS.Addr, c.HTTP.TLSCert != "")},
 		{"webrtc.udp_addr", checkListenAddr(c.WebRTC.UDPAddr)},
+		{"webrtc.tcp_addr", checkOptionalListenAddr(c.WebRTC.TCPAddr)},
 		{"webrtc.hosts", checkHosts(c.WebRTC.Hosts)},
 		{"webrtc.ice_servers", checkICEServers(c.WebRTC.ICEServers)},
 		{"webrtc.grace_period", checkRange(c.WebRTC.GracePeriod, 0, maxGracePeriod)},
@@ -772,6 +776,13 @@ func checkKeyFile(cert, key string) error {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	return nil
+}
+
+func checkOptionalListenAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	return checkListenAddr(addr)
 }
 
 func checkRTMPSAddr(addr string, haveCert bool) error {

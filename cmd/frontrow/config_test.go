@@ -71,8 +71,8 @@ func TestLoadConfigLayers(t *testing.T) {
 			HTTP:     HTTPConfig{Addr: ":9000"},
 			RTMP:     RTMPConfig{Addr: "127.0.0.1:1936"},
 			WebRTC: WebRTCConfig{
-				UDPAddr: ":9189",
-				Hosts:   []string{"203.0.113.7", "gw.example.com"},
+				UDPAddr: ":9189", TCPAddr: ":8189",
+				Hosts: []string{"203.0.113.7", "gw.example.com"},
 				ICEServers: []ICEServer{
 					{URLs: []string{"stun:stun.example.com:3478"}},
 					{URLs: []string{"turns:turn.example.com:5349"}, Username: "u", Credential: "c"},
@@ -215,6 +215,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "part too long", args: []string{"--hls-part-target=2s", "--hls-segment-target=4s"}, want: `config: hls.part_target: 2s is out of range [50ms, 1s]`},
 		{name: "segment too long", yaml: "hls:\n  segment_target: 1m\n", want: `config: hls.segment_target: 1m0s is out of range [200ms, 10s]`},
 		{name: "disconnect timeout too short", yaml: "webrtc:\n  disconnect_timeout: 500ms\n", want: `config: webrtc.disconnect_timeout: 500ms is out of range [1s, 10m0s]`},
+		{name: "tcp addr not host:port", yaml: "webrtc:\n  tcp_addr: \"8189\"\n", want: `config: webrtc.tcp_addr: "8189" is not host:port (missing port in address)`},
 		{name: "publish bitrate too low", yaml: "webrtc:\n  publish_bitrate: 50\n", want: `config: webrtc.publish_bitrate: 50 is out of range [100, 20000]`},
 		{name: "publish bitrate not a number", env: []string{"FRONTROW_WEBRTC_PUBLISH_BITRATE=fast"}, want: `config: webrtc.publish_bitrate: cannot parse value as 'int': strconv.ParseInt: invalid syntax`},
 		{name: "disconnect timeout too long", env: []string{"FRONTROW_WEBRTC_DISCONNECT_TIMEOUT=1h"}, want: `config: webrtc.disconnect_timeout: 1h0m0s is out of range [1s, 10m0s]`},
@@ -299,7 +300,7 @@ func TestKeyNames(t *testing.T) {
 	}
 	for _, k := range []string{
 		"http.addr", "rtmp.addr",
-		"webrtc.udp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period", "webrtc.disconnect_timeout",
+		"webrtc.udp_addr", "webrtc.tcp_addr", "webrtc.hosts", "webrtc.ice_servers", "webrtc.grace_period", "webrtc.disconnect_timeout",
 		"webrtc.publish_bitrate", "hls.part_target", "hls.segment_target", "auth.publish_token", "auth.admin_token",
 		"auth.viewer_token_key", "data.dir", "demo.enabled",
 		"log.level", "log.format",

@@ -108,5 +108,5 @@ func webrtcConfig(c WebRTCConfig) rtc.Config {
 	if start == 0 {
 		start = -1
 	}
-	return rtc.Config{UDPAddr: c.UDPAddr, Hosts: c.Hosts, DisconnectTimeout: c.DisconnectTimeout, PublishBitrate: start}
+	return rtc.Config{UDPAddr: c.UDPAddr, TCPAddr: c.TCPAddr, Hosts: c.Hosts, DisconnectTimeout: c.DisconnectTimeout, PublishBitrate: start}
 }

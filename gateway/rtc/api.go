@@ -44,6 +44,9 @@ func iceTimeouts(d time.Duration) (disconnected, failed, keepalive time.Duration
 type Config struct {
 	// UDPAddr is the one UDP address every ICE session shares (ICE UDP mux).
 	UDPAddr string
+	// TCPAddr is the TCP address of passive ICE-TCP (RFC 6544) for viewers
+	// whose networks drop UDP; empty leaves it off.
+	TCPAddr string
 	// Hosts are the IPs or names advertised as host candidates; empty means
 	// the machine's interfaces.
 	Hosts []string
@@ -68,16 +71,17 @@ type Engine struct {
 	// NACK generation, receiver reports and transport-wide congestion
 	// feedback toward the publisher.
 	Publish *webrtc.API
-	// Play builds WHEP viewers' peer connections: send only, no
-	// interceptors (the viewer sends its own sender reports).
-	Play *webrtc.API
 
 	conn           net.PacketConn
 	mux            *udpMux
 	publishBitrate int
+	hosts          []string      // advertised host IPs; empty: the interfaces'
+	disconnect     time.Duration // Config.DisconnectTimeout, defaulted
+	tcp            *tcpMux       // nil when ICE-TCP is off
 }
 
-// New opens the UDP port and builds both APIs.
+// New opens the UDP port (and the ICE-TCP one) and builds the publishers'
+// API.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -100,6 +104,15 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{conn: conn, mux: newUDPMux(conn, loopback, cfg.Logger), publishBitrate: cfg.PublishBitrate}
 	if e.publishBitrate == 0 {
 		e.publishBitrate = DefaultPublishBitrate
+	}
+	e.hosts, e.disconnect = hosts, disconnected+failed
+	if cfg.TCPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.TCPAddr)
+		if err != nil {
+			_ = e.Close()
+			return nil, fmt.Errorf("webrtc: listen tcp %s: %w", cfg.TCPAddr, err)
+		}
+		e.tcp = newTCPMux(ln, e.mux.tcpHandler, tcpFirstFrameTimeout, cfg.Logger)
 	}
 	// One view of the interfaces for every session: without it each ICE
 	// agent lists them anew (a netlink dump, ~9 KiB kept per viewer). The
@@ -126,10 +139,6 @@ func New(cfg Config) (*Engine, error) {
 		return s
 	}
 	if e.Publish, err = buildAPI(settings(), publishInterceptors); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
-	if e.Play, err = buildAPI(settings(), playInterceptors); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -187,6 +196,9 @@ func (e *Engine) LocalAddr() net.Addr { return e.conn.LocalAddr() }
 // Close releases the UDP port. Sessions should be closed first.
 func (e *Engine) Close() error {
 	var errs []error
+	if e.tcp != nil {
+		errs = append(errs, e.tcp.close())
+	}
 	if e.mux != nil {
 		errs = append(errs, e.mux.Close())
 	}
@@ -216,10 +228,3 @@ func isLoopbackAddr(a net.Addr) bool {
 	u, ok := a.(*net.UDPAddr)
 	return ok && u.IP.IsLoopback()
 }
-
-// playInterceptors are none: a viewer's RTCP sender reports come from the
-// stream's capture clock (gateway/whep), not from pion's report interceptor,
-// which maps timestamps to send times at a lock and a clock read per packet
-// per viewer; NACKs are answered by the stream's shared retransmission
-// buffer, not a per-viewer copy.
-func playInterceptors(*webrtc.MediaEngine, *interceptor.Registry) error { return nil }

@@ -288,7 +288,11 @@ func (m *udpMux) route(p []byte, from netip.AddrPort) {
 		c = m.byAddr[key]
 	}
 	m.mu.Unlock()
-	if c != nil {
+	switch {
+	case c == nil:
+	case c.handler != nil:
+		c.handler.HandleDatagram(p, from)
+	default:
 		c.push(m, p, from)
 	}
 }
@@ -416,6 +420,9 @@ type muxConn struct {
 	ufrag string
 	fam   int
 	refs  int // open handles; guarded by mux.mu
+	// handler, when set, takes the session's datagrams on the mux's read
+	// goroutine instead of the queue (Engine.Route).
+	handler DatagramHandler
 
 	mu      sync.Mutex
 	addrs   map[netip.AddrPort]struct{} // remote addresses routed here; changed with mux.mu held too

@@ -68,6 +68,10 @@ type entry struct {
 	sess    Session
 	release func() // Admit's, or a no-op
 	once    sync.Once
+	// etag is the ICE session's strong ETag ("" for sessions that take
+	// no ICE restart); guarded by mu.
+	etag string
+	mu   sync.Mutex
 }
 
 // NewHandler makes a Handler to mount at "/{name}/".
@@ -151,6 +155,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, stream string) {
 		return
 	}
 	e := &entry{stream: stream, sess: sess, release: release}
+	if _, ok := sess.(Restarter); ok {
+		if e.etag, err = newETag(); err != nil {
+			_ = sess.Close()
+			release()
+			httpError(w, http.StatusInternalServerError, "etag: "+err.Error())
+			return
+		}
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -170,6 +182,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, stream string) {
 	hd.Set("Content-Type", contentTypeSDP)
 	hd.Set("Location", location)
 	hd.Set("Accept-Patch", contentTypeFrag)
+	if e.etag != "" {
+		hd.Set("ETag", e.etag)
+	}
 	for _, l := range linkHeaders(h.cfg.ICEServers) {
 		hd.Add("Link", l)
 	}
@@ -255,9 +270,10 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, stream, i
 	h.patch(w, r, e)
 }
 
-// patch handles trickle ICE (RFC 9725 section 4.3.1). ICE restarts are not
-// offered (the 201 carries no ETag), so a restart attempt is refused with
-// the precondition statuses the RFC orders, then 422.
+// patch handles trickle ICE (RFC 9725 section 4.3.1) and ICE restarts
+// (section 4.4): a fragment with a new ufrag is a restart, which needs
+// If-Match with the session's ETag or "*" (428 without, 412 for a stale
+// one) and a session that takes restarts (else 422).
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request, e *entry) {
 	body, ok := readBody(w, r, contentTypeFrag, h.cfg.MaxBody)
 	if !ok {
@@ -265,18 +281,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, e *entry) {
 	}
 	frag := parseFragment(body)
 	if frag.ufrag != "" && frag.ufrag != e.sess.RemoteICEUfrag() {
-		ifMatch := r.Header.Get("If-Match")
-		if ifMatch == "" {
-			ifMatch = r.Header.Get("ETag") // some SDKs send it under this name
-		}
-		switch {
-		case ifMatch == "":
-			httpError(w, http.StatusPreconditionRequired, "an ICE restart needs If-Match")
-		case ifMatch != "*":
-			httpError(w, http.StatusPreconditionFailed, "ETag does not match the ICE session")
-		default:
-			httpError(w, http.StatusUnprocessableEntity, "ICE restart is not supported; start a new session")
-		}
+		h.restart(w, r, e, frag)
 		return
 	}
 	for _, c := range frag.candidates {
@@ -289,6 +294,65 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, e *entry) {
 		_ = e.sess.AddICECandidate(init)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// restart is a PATCH that starts a new ICE session.
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request, e *entry, frag fragment) {
+	ifMatch := r.Header.Get("If-Match")
+	if ifMatch == "" {
+		ifMatch = r.Header.Get("ETag") // some SDKs send it under this name
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock() // one restart at a time per session
+	rs, restarts := e.sess.(Restarter)
+	switch {
+	case ifMatch == "":
+		httpError(w, http.StatusPreconditionRequired, "an ICE restart needs If-Match")
+		return
+	case ifMatch != "*" && ifMatch != e.etag:
+		httpError(w, http.StatusPreconditionFailed, "ETag does not match the ICE session")
+		return
+	case !restarts:
+		httpError(w, http.StatusUnprocessableEntity, "ICE restart is not supported; start a new session")
+		return
+	case frag.pwd == "":
+		httpError(w, http.StatusBadRequest, "an ICE restart needs a=ice-pwd")
+		return
+	}
+	etag, err := newETag()
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, "etag: "+err.Error())
+		return
+	}
+	answer, err := rs.RestartICE(frag.ufrag, frag.pwd)
+	if err != nil {
+		var se StatusError
+		if errors.As(err, &se) {
+			httpError(w, se.HTTPStatus(), se.Error())
+			return
+		}
+		h.cfg.Logger.Error(h.cfg.Name+": ice restart", "stream", e.stream, "err", err)
+		httpError(w, http.StatusInternalServerError, "ICE restart failed; the old ICE session goes on")
+		return
+	}
+	e.etag = etag
+	hd := w.Header()
+	hd.Set("Content-Type", contentTypeFrag)
+	hd.Set("ETag", etag)
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(answer); err != nil {
+		h.cfg.Logger.Debug(h.cfg.Name+": write restart answer", "stream", e.stream, "err", err)
+	}
+}
+
+// newETag is a strong entity tag unique to an ICE session (RFC 9110
+// section 8.8.3: quoted).
+func newETag() (string, error) {
+	id, err := newSessionID()
+	if err != nil {
+		return "", err
+	}
+	return `"` + id + `"`, nil
 }
 
 // authorized checks the Bearer token for stream (RFC 9725 section 4.5):

@@ -517,7 +517,7 @@ func ptr(s *string) string {
 	return *s
 }
 
-// ICE restarts are not offered; a restart PATCH (new ufrag) gets the
+// A session that takes no ICE restart (a WHIP publisher): a restart PATCH (new ufrag) gets the
 // precondition statuses RFC 9725 section 4.3.2 orders, then 422, and the
 // session keeps going.
 func TestPatchRestartRefused(t *testing.T) {
@@ -780,5 +780,101 @@ func TestAdmit(t *testing.T) {
 	defer mu.Unlock()
 	if w.Code != http.StatusConflict || held != 0 || releases != 2 {
 		t.Fatalf("Start failed: status %d, %d held, %d releases; want 409, 0, 2", w.Code, held, releases)
+	}
+}
+
+// restartSession is a fakeSession that takes ICE restarts.
+type restartSession struct {
+	*fakeSession
+	fail     error
+	restarts []string // the client ufrags it was restarted with
+}
+
+func (s *restartSession) RestartICE(ufrag, pwd string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	s.restarts = append(s.restarts, ufrag+":"+pwd)
+	s.ufrag = ufrag
+	return []byte("a=ice-ufrag:srv" + ufrag + "\r\na=ice-pwd:serverpassword0123456789\r\n"), nil
+}
+
+// ICE restart (RFC 9725 section 4.4) on a session that takes it: the 201
+// carries a strong ETag; a PATCH with new credentials and If-Match (the
+// ETag or "*") gets 200, the server's fragment and a new ETag; the old
+// ETag is stale then (412); without If-Match 428; a failed restart keeps
+// the session and its ETag.
+func TestPatchRestart(t *testing.T) {
+	frag := func(ufrag string) string {
+		return "a=ice-ufrag:" + ufrag + "\r\na=ice-pwd:brandnewpassword01234567\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\n"
+	}
+	st := &fakeStarter{}
+	var sess *restartSession
+	h := NewHandler(Config{Name: "whep", Logger: slog.New(slog.DiscardHandler), Start: func(ctx context.Context, r StartRequest) (Session, []byte, error) {
+		s, answer, err := st.start(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		sess = &restartSession{fakeSession: s.(*fakeSession)}
+		return sess, answer, nil
+	}})
+	t.Cleanup(h.Close)
+	w := serve(h, req{method: http.MethodPost, path: "/whep/live", contentType: "application/sdp", body: testOffer})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", w.Code, w.Body)
+	}
+	loc, etag := w.Header().Get("Location"), w.Header().Get("ETag")
+	if len(etag) < 10 || etag[0] != '"' || etag[len(etag)-1] != '"' {
+		t.Fatalf("201 ETag %q, want a strong (quoted) unguessable tag", etag)
+	}
+	patch := func(ufrag string, h2 http.Header) *httptest.ResponseRecorder {
+		return serve(h, req{method: http.MethodPatch, path: loc, contentType: "application/trickle-ice-sdpfrag", body: frag(ufrag), header: h2})
+	}
+	for _, step := range []struct {
+		name   string
+		ufrag  string
+		header http.Header
+		fail   error
+		want   int
+	}{
+		{"no If-Match", "r1", nil, nil, http.StatusPreconditionRequired},
+		{"stale ETag", "r1", http.Header{"If-Match": {`"stale"`}}, nil, http.StatusPreconditionFailed},
+		{"the ETag", "r1", http.Header{"If-Match": {etag}}, nil, http.StatusOK},
+		{"the first ETag is stale now", "r2", http.Header{"If-Match": {etag}}, nil, http.StatusPreconditionFailed},
+		{"star", "r2", http.Header{"If-Match": {"*"}}, nil, http.StatusOK},
+		{"restart fails", "r3", http.Header{"If-Match": {"*"}}, &Refusal{Status: http.StatusBadRequest, Msg: "no"}, http.StatusBadRequest},
+		{"same ufrag is a trickle", "r2", nil, nil, http.StatusNoContent},
+	} {
+		sess.mu.Lock()
+		sess.fail = step.fail
+		sess.mu.Unlock()
+		before := len(sess.restarts)
+		w := patch(step.ufrag, step.header)
+		if w.Code != step.want {
+			t.Fatalf("%s: status %d (%s), want %d", step.name, w.Code, w.Body, step.want)
+		}
+		restarted := len(sess.restarts) > before
+		if restarted != (step.want == http.StatusOK) {
+			t.Fatalf("%s: restarted %v", step.name, restarted)
+		}
+		if step.want != http.StatusOK {
+			continue
+		}
+		next := w.Header().Get("ETag")
+		if next == "" || next == etag {
+			t.Fatalf("%s: ETag %q after a restart, want a new one (was %q)", step.name, next, etag)
+		}
+		etag = next
+		if ct := w.Header().Get("Content-Type"); ct != "application/trickle-ice-sdpfrag" {
+			t.Errorf("%s: Content-Type %q", step.name, ct)
+		}
+		if !strings.Contains(w.Body.String(), "a=ice-ufrag:srv"+step.ufrag) {
+			t.Errorf("%s: body %q lacks the server's new ufrag", step.name, w.Body)
+		}
+	}
+	if sess.closes.Load() != 0 || h.Sessions() != 1 {
+		t.Fatal("restarts ended the session")
 	}
 }

@@ -24,6 +24,17 @@ type Session interface {
 	Done() <-chan struct{}
 }
 
+// Restarter is a Session that takes ICE restarts (RFC 9725 section 4.4):
+// the handler then gives it a strong ETag, new with each restart.
+type Restarter interface {
+	Session
+	// RestartICE switches to the client's new ICE credentials and returns
+	// the server's new ones and its candidates as an
+	// application/trickle-ice-sdpfrag body. On error the old ICE session
+	// goes on.
+	RestartICE(ufrag, pwd string) ([]byte, error)
+}
+
 // StartRequest is a POSTed offer.
 type StartRequest struct {
 	Stream string

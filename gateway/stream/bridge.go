@@ -212,7 +212,7 @@ func (p *Publisher) bridgeToWebRTC(f audio.Frame) {
 	// The frame's PTS is the source audio's, on the stream clock: viewers'
 	// sender reports map the Opus timestamps to when the sound was
 	// captured, not to when the transcoder got the frame out.
-	capture := p.stream.epoch.Add(f.PTS)
+	capture := p.captureOf(f.PTS, f.Arrival)
 	for _, pkt := range a.packetizer.packets(packager.KindAudio, &u, first) {
 		p.stream.forward(packager.KindAudio, a.track.ingest(pkt, f.Arrival, capture, uint32(p.session)))
 	}

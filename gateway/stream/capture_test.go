@@ -208,3 +208,54 @@ func TestUnitCaptureTime(t *testing.T) {
 		}
 	}
 }
+
+// A unit that comes through faster than the session's first (whose arrival
+// anchors the stream clock), or a B-frame, would be "captured" after it
+// arrived: every capture from then on moves back by the most any unit came
+// out ahead, so none is ever later than its arrival, and the spacing of
+// capture times (A/V alignment, the RTP clock) is kept.
+func TestUnitCaptureNeverAfterArrival(t *testing.T) {
+	ms := time.Millisecond
+	lag := 40 * ms // the first unit's transit: the anchor
+	units := []struct {
+		u       packager.Unit
+		arrival time.Duration // after the stream epoch
+		skew    time.Duration // the capture's shift once this unit is in
+	}{
+		{packager.Unit{Kind: packager.KindVideo, DTS: 0, PTS: 0, Keyframe: true, NALUs: [][]byte{testSPS, testPPS, nalu(hdrIDR, 3000)}}, lag, 0},
+		{packager.Unit{Kind: packager.KindAudio, DTS: 0, PTS: 0, Keyframe: true, Payload: []byte{0xfc, 1}}, lag, 0},
+		// 25 ms faster through the network than the first.
+		{packager.Unit{Kind: packager.KindVideo, DTS: 33 * ms, PTS: 33 * ms, NALUs: [][]byte{nalu(hdrNonIDR, 500)}}, 33*ms + 15*ms, 25 * ms},
+		// 30 ms faster: the skew grows.
+		{packager.Unit{Kind: packager.KindAudio, DTS: 20 * ms, PTS: 20 * ms, Keyframe: true, Payload: []byte{0xfc, 2}}, 20*ms + 10*ms, 30 * ms},
+		// A B-frame shown 100 ms after it is decoded, 30 ms faster too.
+		{packager.Unit{Kind: packager.KindVideo, DTS: 66 * ms, PTS: 166 * ms, NALUs: [][]byte{nalu(hdrNonIDR, 500)}}, 66*ms + 10*ms, 130 * ms},
+		// As slow as the first: the skew stays.
+		{packager.Unit{Kind: packager.KindAudio, DTS: 40 * ms, PTS: 40 * ms, Keyframe: true, Payload: []byte{0xfc, 3}}, 40*ms + lag, 130 * ms},
+	}
+	p, _ := newTestPublisher(t, gwBase, videoAudio())
+	viewer := newRecordingViewer()
+	if _, err := p.Stream().Subscribe(viewer); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range units {
+		// The stream clock puts the first unit at its arrival: PTS on it
+		// are the encoder's plus the first unit's transit.
+		tc.u.Arrival = gwBase.Add(tc.arrival)
+		tc.u.DTS, tc.u.PTS = tc.u.DTS+lag, tc.u.PTS+lag
+		from := len(viewer.received())
+		if err := p.WriteUnit(tc.u); err != nil {
+			t.Fatal(err)
+		}
+		for _, vp := range viewer.received()[from:] {
+			want := gwBase.Add(tc.u.PTS - tc.skew)
+			if !vp.p.Capture.Equal(want) {
+				t.Errorf("unit %d (%s, PTS %v, arrived %v): capture %v, want %v", i, tc.u.Kind, tc.u.PTS, tc.arrival,
+					vp.p.Capture.Sub(gwBase), want.Sub(gwBase))
+			}
+			if vp.p.Capture.After(vp.p.Arrival) {
+				t.Errorf("unit %d: captured %v after it arrived", i, vp.p.Capture.Sub(vp.p.Arrival))
+			}
+		}
+	}
+}

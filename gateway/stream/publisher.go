@@ -35,8 +35,38 @@ type Publisher struct {
 	video *videoIngest
 	audio *audioIngest
 
+	// skew (nanoseconds) is the most a unit's capture time on the stream
+	// clock came out after its arrival; see captureOf.
+	skew atomic.Int64
+
 	closeOnce sync.Once
 	closed    atomic.Bool
+}
+
+// captureOf is when the media of a unit at stream-clock time pts, which
+// arrived at arrival, was captured, for sources whose units come on the
+// stream clock (RTMP, the demo). That clock anchors the encoder's at the
+// session's first unit's arrival, so a later unit that came through faster
+// than the first (or a B-frame, whose PTS is past its DTS) would have been
+// "captured" after it arrived, and a player would show less latency than
+// it really has. Every capture moves back by the most any unit came out
+// ahead (as a receiver's skew compensation re-anchors on the earliest
+// arrival): it only grows, it is the same for audio and video, and
+// presentation times and the HLS tier are left alone. A zero arrival (not
+// known) leaves the capture at pts.
+func (p *Publisher) captureOf(pts time.Duration, arrival time.Time) time.Time {
+	c := p.stream.epoch.Add(pts)
+	if arrival.IsZero() {
+		return c
+	}
+	ahead := int64(c.Sub(arrival))
+	for {
+		cur := p.skew.Load()
+		if ahead <= cur || p.skew.CompareAndSwap(cur, ahead) {
+			break
+		}
+	}
+	return c.Add(-time.Duration(p.skew.Load()))
 }
 
 type videoIngest struct {

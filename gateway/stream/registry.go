@@ -169,6 +169,7 @@ func (r *Registry) newStream(name string) (*Stream, error) {
 		s.sink = sink
 	}
 	s.viewers.Store(&[]Viewer{})
+	s.writers.Store(&[]PacketWriter{})
 	return s, nil
 }
 

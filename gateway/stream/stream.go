@@ -16,13 +16,27 @@ import (
 // but keyframes (RFC 4585 section 3.5.4 on PLI rate).
 const keyframeRequestInterval = 500 * time.Millisecond
 
+// PacketWriter takes a stream's packets as they are forwarded.
+type PacketWriter interface {
+	// WritePacket queues one packet; it must never block, so a slow viewer
+	// delays nobody else.
+	WritePacket(kind packager.Kind, p *Packet)
+}
+
 // Viewer is a WebRTC viewer as the stream sees it.
 type Viewer interface {
-	// WritePacket queues one packet for the viewer; it must never block, so a
-	// slow viewer delays nobody else.
-	WritePacket(kind packager.Kind, p *Packet)
+	PacketWriter
 	// StreamEnded tells the viewer the stream is over for good.
 	StreamEnded()
+}
+
+// SharedViewer is a viewer whose packets reach it through a writer it
+// shares with other viewers of the stream (a fan-out that sends to them
+// all): the stream writes each packet to that writer once, however many
+// of its viewers are subscribed, and never to the viewer itself.
+type SharedViewer interface {
+	Viewer
+	SharedWriter() PacketWriter
 }
 
 // Stream is a named live stream: at most one publisher, its tracks, the
@@ -34,7 +48,12 @@ type Stream struct {
 	log   *slog.Logger
 	sink  UnitSink
 
-	viewers    atomic.Pointer[[]Viewer] // copy on write: read per packet without a lock
+	viewers atomic.Pointer[[]Viewer] // copy on write: read without a lock
+	// writers get every packet: the viewers that are not SharedViewers,
+	// and each shared writer once (writerRefs counts its viewers, under
+	// mu). Copy on write: read per packet without a lock.
+	writers    atomic.Pointer[[]PacketWriter]
+	writerRefs map[PacketWriter]int
 	bframes    atomic.Bool
 	lastKeyReq atomic.Int64 // unix nanos of the last keyframe request sent upstream
 	// keyReqPending is a request that came inside the rate-limit interval
@@ -117,6 +136,7 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 	}
 	next := append(slices.Clone(*s.viewers.Load()), v)
 	s.viewers.Store(&next)
+	s.addWriter(writerOf(v))
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -126,6 +146,7 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 			if i := slices.Index(cur, v); i >= 0 {
 				next := slices.Delete(slices.Clone(cur), i, i+1)
 				s.viewers.Store(&next)
+				s.removeWriter(writerOf(v))
 				// Under s.mu, as Counters reads: the totals never go back.
 				if cv, ok := v.(CountingViewer); ok {
 					s.pastViewers.add(cv.ViewerStats())
@@ -133,6 +154,38 @@ func (s *Stream) Subscribe(v Viewer) (unsubscribe func(), err error) {
 			}
 		})
 	}, nil
+}
+
+// writerOf is what the stream writes a viewer's packets to.
+func writerOf(v Viewer) PacketWriter {
+	if sv, ok := v.(SharedViewer); ok {
+		return sv.SharedWriter()
+	}
+	return v
+}
+
+// addWriter counts one more viewer of w; s.mu is held.
+func (s *Stream) addWriter(w PacketWriter) {
+	if s.writerRefs == nil {
+		s.writerRefs = make(map[PacketWriter]int)
+	}
+	if s.writerRefs[w]++; s.writerRefs[w] == 1 {
+		next := append(slices.Clone(*s.writers.Load()), w)
+		s.writers.Store(&next)
+	}
+}
+
+// removeWriter counts one viewer of w fewer; s.mu is held.
+func (s *Stream) removeWriter(w PacketWriter) {
+	if s.writerRefs[w]--; s.writerRefs[w] > 0 {
+		return
+	}
+	delete(s.writerRefs, w)
+	cur := *s.writers.Load()
+	if i := slices.Index(cur, w); i >= 0 {
+		next := slices.Delete(slices.Clone(cur), i, i+1)
+		s.writers.Store(&next)
+	}
 }
 
 // Status is a stream as status pages show it.
@@ -334,7 +387,7 @@ func (s *Stream) sameShape(t packager.Tracks) bool {
 	return s.shape == [2]bool{t.Video != nil, t.Audio != nil}
 }
 
-// forward hands one packet to every viewer.
+// forward hands one packet to every viewer (to each shared writer once).
 func (s *Stream) forward(kind packager.Kind, p *Packet) {
 	switch {
 	case p.Keyframe:
@@ -342,7 +395,7 @@ func (s *Stream) forward(kind packager.Kind, p *Packet) {
 	case s.keyReqPending.Load():
 		s.RequestKeyframe()
 	}
-	for _, v := range *s.viewers.Load() {
-		v.WritePacket(kind, p)
+	for _, w := range *s.writers.Load() {
+		w.WritePacket(kind, p)
 	}
 }

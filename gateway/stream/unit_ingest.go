@@ -115,8 +115,7 @@ func (p *Publisher) WriteUnit(u packager.Unit) error {
 		if first {
 			*pk = newUnitPacketizer(rate)
 		}
-		// The unit's PTS is on the stream clock: its capture time is exact.
-		capture := p.stream.epoch.Add(u.PTS)
+		capture := p.captureOf(u.PTS, u.Arrival)
 		for _, pkt := range (*pk).packets(u.Kind, &u, first) {
 			p.stream.forward(u.Kind, track.ingest(pkt, u.Arrival, capture, uint32(p.session)))
 		}

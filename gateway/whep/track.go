@@ -1,97 +1,63 @@
 package whep
 
 import (
-	"sync"
+	"encoding/binary"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
-	"github.com/frontrow-live/frontrow/gateway/rtc"
+	"github.com/frontrow-live/frontrow/gateway/peer"
 	"github.com/frontrow-live/frontrow/gateway/stream"
-	"github.com/frontrow-live/frontrow/packager"
 )
 
-// outTrack is one of a viewer's outgoing tracks: a pion TrackLocal that
-// learns, when pion binds it, the SSRC and payload type this viewer's answer
+// outTrack is one of a viewer's outgoing tracks: the stream's packets with
+// the SSRC the gateway chose and the payload type this viewer's answer
 // negotiated. Payload types are per connection, so every viewer's packets
-// get their own (ARCHITECTURE: where naive gateways go wrong).
+// get their own (ARCHITECTURE: where naive gateways go wrong). Only the
+// viewer's writer goroutine sends on it.
 type outTrack struct {
 	src  *stream.Track
-	kind webrtc.RTPCodecType
-
-	mu     sync.Mutex
-	ssrc   uint32
-	pt     uint8
-	writer webrtc.TrackLocalWriter
-	hdr    rtp.Header // reused per packet: no allocation per send
-
-	// rep is the writer goroutine's (send and senderReport): not under mu.
-	rep reporter
+	ssrc uint32
+	pt   uint8
+	hdr  rtp.Header // reused per packet: no allocation per send
+	rep  reporter
+	// The retransmission stream (RFC 4588), when the viewer's offer had
+	// one: retransmissions go there, with their own sequence numbers, so
+	// the viewer tells them from late originals.
+	rtxSSRC uint32
+	rtxPT   uint8
+	rtxSeq  uint16
 }
 
-func newOutTrack(src *stream.Track) *outTrack {
-	kind := webrtc.RTPCodecTypeAudio
-	if src.Kind() == packager.KindVideo {
-		kind = webrtc.RTPCodecTypeVideo
-	}
-	return &outTrack{src: src, kind: kind}
+func newOutTrack(src *stream.Track, ssrc uint32, pt uint8) *outTrack {
+	return &outTrack{src: src, ssrc: ssrc, pt: pt}
 }
 
-// Bind picks the codec frontrow sends among those negotiated.
-func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	c, ok := rtc.PreferredCodec(t.kind, ctx.CodecParameters())
-	if !ok {
-		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
-	}
-	t.mu.Lock()
-	t.ssrc, t.pt, t.writer = uint32(ctx.SSRC()), uint8(c.PayloadType), ctx.WriteStream()
-	t.mu.Unlock()
-	return c, nil
-}
-
-// Unbind detaches the track from the connection.
-func (t *outTrack) Unbind(webrtc.TrackLocalContext) error {
-	t.mu.Lock()
-	t.writer = nil
-	t.mu.Unlock()
-	return nil
-}
-
-// ID names the track within its stream.
-func (t *outTrack) ID() string { return t.src.Kind().String() }
-
-// RID is empty: no simulcast.
-func (t *outTrack) RID() string { return "" }
-
-// StreamID groups audio and video into one MediaStream for the player.
-func (t *outTrack) StreamID() string { return "frontrow" }
-
-// Kind is audio or video.
-func (t *outTrack) Kind() webrtc.RTPCodecType { return t.kind }
-
-// send writes one shared packet with this viewer's SSRC and payload type,
-// and counts it for the sender reports; resend marks a retransmission.
-// Only the viewer's writer goroutine calls it.
-func (t *outTrack) send(p *stream.Packet, resend bool) error {
-	t.mu.Lock()
-	w := t.writer
+// seal writes one shared packet with this viewer's SSRC and payload type
+// (and pad bytes of RTP padding) into dst, SRTP-sealed: false before the
+// connection is up.
+func (t *outTrack) seal(conn *peer.Conn, dst []byte, p *stream.Packet, pad int) ([]byte, bool, error) {
 	t.hdr = p.Header
 	t.hdr.SSRC, t.hdr.PayloadType = t.ssrc, t.pt
-	t.mu.Unlock()
-	if w == nil {
-		return nil
-	}
-	if _, err := w.WriteRTP(&t.hdr, p.Payload); err != nil {
-		return err
-	}
-	t.rep.sent(t.hdr.SSRC, p, resend)
-	return nil
+	return conn.SealRTP(dst, &t.hdr, p.Payload, pad)
+}
+
+// sealRTX writes a retransmission of p into dst as an RTX packet (RFC
+// 4588 section 4: the original sequence number, then the payload) on the
+// retransmission stream; scratch holds the RTX payload and is the
+// caller's (reused). False before the connection is up.
+func (t *outTrack) sealRTX(conn *peer.Conn, dst, scratch []byte, p *stream.Packet) ([]byte, bool, error) {
+	t.hdr = p.Header
+	t.hdr.SSRC, t.hdr.PayloadType, t.hdr.SequenceNumber = t.rtxSSRC, t.rtxPT, t.rtxSeq
+	t.rtxSeq++
+	payload := binary.BigEndian.AppendUint16(scratch[:0], p.Header.SequenceNumber)
+	payload = append(payload, p.Payload...)
+	return conn.SealRTP(dst, &t.hdr, payload, 0)
 }
 
 // senderReport returns the track's RTCP sender report due at now, if any
-// (see reporter.report). Only the viewer's writer goroutine calls it.
+// (see reporter.report).
 func (t *outTrack) senderReport(now time.Time) (rtcp.SenderReport, bool) {
 	return t.rep.report(t.src.ClockRate(), now)
 }

@@ -19,7 +19,7 @@ import (
 func Config(dataDir string) app.Config {
 	return app.Config{
 		HTTPAddr:      "127.0.0.1:0",
-		WebRTC:        rtc.Config{UDPAddr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}},
+		WebRTC:        rtc.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}},
 		PartTarget:    200 * time.Millisecond,
 		SegmentTarget: time.Second,
 		GracePeriod:   10 * time.Second,

@@ -728,3 +728,220 @@
   };
   Object.defineProperty(window, 'frontrowTest', { value: frontrowTest });
 })();
+
+// WHEP playback in a plain RTCPeerConnection with an ICE restart over PATCH
+// (RFC 9725 section 4.4; e2e/icerestart_browser_test.go): whepPlay starts
+// it, whepRestart restarts ICE as a page whose network changed would,
+// whepFrames reads the presented frames (requestVideoFrameCallback) and the
+// longest gap between them, whepStop ends the session.
+(() => {
+  const POLL_MS = 25;
+  const MAX_FRAME_TIMES = 20000; // about 11 minutes at 30 fps
+  const t = window.frontrowTest;
+  let whep = null; // { pc, video, location, etag, answer, posts, frameTimes, iceStates }
+
+  async function poll(what, timeoutMs, pred) {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = await pred();
+      if (v) return v;
+      if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  const sdpValue = (sdp, key) => {
+    const m = new RegExp(`^a=${key}:(\\S+)\\r?$`, 'm').exec(sdp);
+    return m ? m[1] : null;
+  };
+
+  // selectedPair is the transport's selected candidate pair with both
+  // candidates' ufrag (getStats), or null before there is one.
+  async function selectedPair(pc) {
+    const report = await pc.getStats();
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+    });
+    if (!pair) return null;
+    const local = report.get(pair.localCandidateId) || {};
+    const remote = report.get(pair.remoteCandidateId) || {};
+    return {
+      id: pair.id,
+      state: pair.state,
+      localUfrag: local.usernameFragment ?? null,
+      remoteUfrag: remote.usernameFragment ?? null,
+      protocol: local.protocol ?? null,
+      local: `${local.address}:${local.port}`,
+      remote: `${remote.address}:${remote.port}`,
+      bytesReceived: pair.bytesReceived,
+    };
+  }
+
+  Object.assign(t, {
+    // whepPlay POSTs a recvonly video and audio offer to url and plays the
+    // answer in a <video>; it resolves once the first frame is presented.
+    async whepPlay({ url, timeoutMs = 10000 }) {
+      if (whep) throw new Error('already playing');
+      const pc = new RTCPeerConnection();
+      const video = document.createElement('video');
+      video.muted = true;
+      video.autoplay = true;
+      video.playsInline = true;
+      document.body.append(video);
+      const s = { pc, video, location: null, etag: null, answer: null, posts: 0, frameTimes: [], iceStates: [] };
+      whep = s;
+      const started = performance.now();
+      pc.addEventListener('iceconnectionstatechange', () => {
+        s.iceStates.push({ t: performance.now(), state: pc.iceConnectionState });
+      });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      const media = new MediaStream();
+      pc.ontrack = (ev) => {
+        media.addTrack(ev.track);
+        if (video.srcObject !== media) video.srcObject = media;
+      };
+      const onFrame = (now) => {
+        s.frameTimes.push(now);
+        if (s.frameTimes.length > MAX_FRAME_TIMES) s.frameTimes.shift();
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+      await pc.setLocalDescription(await pc.createOffer());
+      await poll('ICE gathering complete', timeoutMs, () => pc.iceGatheringState === 'complete');
+      s.posts++;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp' },
+        body: pc.localDescription.sdp,
+      });
+      const answer = await res.text();
+      if (res.status !== 201) throw new Error(`WHEP POST ${res.status}: ${answer}`);
+      s.location = new URL(res.headers.get('Location'), res.url).href;
+      s.etag = res.headers.get('ETag');
+      s.answer = answer;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      await poll('the first presented frame', timeoutMs, () => s.frameTimes.length > 0);
+      return {
+        location: s.location,
+        etag: s.etag,
+        firstFrameMs: s.frameTimes[0] - started,
+        localUfrag: sdpValue(pc.localDescription.sdp, 'ice-ufrag'),
+        remoteUfrag: sdpValue(answer, 'ice-ufrag'),
+        pair: await selectedPair(pc),
+      };
+    },
+
+    // whepRestart restarts ICE: pc.restartIce(), a new offer, a PATCH of
+    // its new ufrag and pwd (application/trickle-ice-sdpfrag, If-Match: the
+    // session's ETag), and the gateway's new ufrag and pwd applied to the
+    // answer the page has as the new remote description. It resolves, with
+    // the timings (ms) and both selected candidate pairs, once the
+    // transport's selected pair uses the new local ufrag and ICE is
+    // connected again, or after timeoutMs with what it saw.
+    async whepRestart({ timeoutMs = 5000 }) {
+      const s = whep;
+      if (!s) throw new Error('not playing');
+      const { pc } = s;
+      const before = await selectedPair(pc);
+      const restartAt = performance.now();
+      pc.restartIce();
+      await pc.setLocalDescription(await pc.createOffer());
+      const ufrag = sdpValue(pc.localDescription.sdp, 'ice-ufrag');
+      const pwd = sdpValue(pc.localDescription.sdp, 'ice-pwd');
+      const mid = sdpValue(pc.localDescription.sdp, 'mid');
+      const frag = `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:${mid}\r\n`;
+      const res = await fetch(s.location, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': s.etag },
+        body: frag,
+      });
+      const body = await res.text();
+      const patchedAt = performance.now();
+      const out = {
+        status: res.status,
+        oldEtag: s.etag,
+        etag: res.headers.get('ETag'),
+        localUfrag: ufrag,
+        oldLocalUfrag: before ? before.localUfrag : null,
+        serverUfrag: sdpValue(body, 'ice-ufrag'),
+        restartAt,
+        patchMs: patchedAt - restartAt,
+        before,
+      };
+      if (res.status !== 200) {
+        out.body = body;
+        return out;
+      }
+      const serverPwd = sdpValue(body, 'ice-pwd');
+      if (!out.serverUfrag || !serverPwd) throw new Error(`restart answer without ice-ufrag and ice-pwd: ${body}`);
+      s.etag = out.etag;
+      // '.' stops at the line's \r, which stays.
+      s.answer = s.answer
+        .replace(/^a=ice-ufrag:.*$/gm, `a=ice-ufrag:${out.serverUfrag}`)
+        .replace(/^a=ice-pwd:.*$/gm, `a=ice-pwd:${serverPwd}`);
+      await pc.setRemoteDescription({ type: 'answer', sdp: s.answer });
+      const appliedAt = performance.now();
+      out.applyMs = appliedAt - restartAt;
+      let after = null;
+      try {
+        await poll('the selected pair on the new ICE credentials, connected', timeoutMs, async () => {
+          after = await selectedPair(pc);
+          return after && after.localUfrag === ufrag && ['connected', 'completed'].includes(pc.iceConnectionState);
+        });
+        out.reconnectedMs = performance.now() - appliedAt;
+      } catch (err) {
+        out.error = String(err.message || err);
+      }
+      out.after = after;
+      out.iceConnectionState = pc.iceConnectionState;
+      out.iceStates = s.iceStates.filter((e) => e.t >= restartAt).map((e) => ({ ms: e.t - restartAt, state: e.state }));
+      return out;
+    },
+
+    // whepFrames resolves once more than min frames were presented after
+    // `from` (performance.now() time), with their count, the longest gap
+    // between presented frames from the last one before `from` up to now,
+    // the POSTs made and the ICE state.
+    async whepFrames({ from, min, timeoutMs = 10000 }) {
+      const s = whep;
+      if (!s) throw new Error('not playing');
+      const count = () => s.frameTimes.filter((ft) => ft > from).length;
+      await poll(`more than ${min} frames after the restart (have ${count()})`, timeoutMs, () => count() > min);
+      const now = performance.now();
+      let maxGapMs = 0;
+      let prev = null;
+      for (const ft of s.frameTimes) {
+        if (ft <= from) {
+          prev = ft;
+          continue;
+        }
+        if (prev !== null) maxGapMs = Math.max(maxGapMs, ft - prev);
+        prev = ft;
+      }
+      if (prev !== null) maxGapMs = Math.max(maxGapMs, now - prev);
+      return {
+        frames: count(),
+        maxGapMs,
+        posts: s.posts,
+        iceConnectionState: s.pc.iceConnectionState,
+        connectionState: s.pc.connectionState,
+        pair: await selectedPair(s.pc),
+      };
+    },
+
+    // whepStop DELETEs the session and closes the connection; resolves with
+    // the DELETE's status.
+    async whepStop() {
+      const s = whep;
+      if (!s) return 0;
+      whep = null;
+      const res = await fetch(s.location, { method: 'DELETE' });
+      s.pc.close();
+      s.video.srcObject = null;
+      s.video.remove();
+      return res.status;
+    },
+  });
+})();
