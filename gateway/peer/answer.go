@@ -688,7 +688,7 @@ func findRTX(formats []string, codecs map[string]sdp.Codec, chosen sdp.Codec) (s
 	for _, f := range formats {
 		c, ok := codecs[f]
 		if ok && strings.EqualFold(c.Name, "rtx") && c.ClockRate == chosen.ClockRate &&
-			fmtpValue(c.Fmtp, "apt") == strconv.Itoa(int(chosen.PayloadType)) {
+			rtc.FmtpParam(c.Fmtp, "apt") == strconv.Itoa(int(chosen.PayloadType)) {
 			return c, true
 		}
 	}
@@ -774,15 +774,4 @@ func candidateValue(c Candidate, all []Candidate) string {
 		v += " tcptype passive"
 	}
 	return v
-}
-
-// fmtpValue returns one key's value from an a=fmtp parameter list.
-func fmtpValue(line, key string) string {
-	for _, kv := range strings.Split(line, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if ok && strings.EqualFold(k, key) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -62,7 +62,7 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 // can route (packetization-mode 1).
 func IsH264Mode1(c webrtc.RTPCodecParameters) bool {
 	return strings.EqualFold(c.MimeType, webrtc.MimeTypeH264) &&
-		fmtpParam(c.SDPFmtpLine, "packetization-mode") == "1"
+		FmtpParam(c.SDPFmtpLine, "packetization-mode") == "1"
 }
 
 // PreferredCodec picks, among the codecs a peer negotiated for a track, the
@@ -81,7 +81,7 @@ func PreferredCodec(kind webrtc.RTPCodecType, negotiated []webrtc.RTPCodecParame
 			if !IsH264Mode1(c) {
 				continue
 			}
-			if strings.EqualFold(fmtpParam(c.SDPFmtpLine, "profile-level-id"), "42e01f") {
+			if strings.EqualFold(FmtpParam(c.SDPFmtpLine, "profile-level-id"), "42e01f") {
 				return c, true
 			}
 			if !found {
@@ -92,8 +92,9 @@ func PreferredCodec(kind webrtc.RTPCodecType, negotiated []webrtc.RTPCodecParame
 	return best, found
 }
 
-// fmtpParam returns one key's value from an a=fmtp parameter line.
-func fmtpParam(line, key string) string {
+// FmtpParam returns one key's value from an a=fmtp parameter line: the one
+// place fmtp is read (codec policy here, the answer in gateway/peer).
+func FmtpParam(line, key string) string {
 	for _, kv := range strings.Split(line, ";") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if ok && strings.EqualFold(k, key) {

@@ -144,8 +144,8 @@ func checkCodecs(m *sdp.MediaDescription, kind string) error {
 		switch {
 		case kind == "audio" && strings.EqualFold(name, "opus"):
 			return nil
-		case kind == "video" && strings.EqualFold(name, "H264") && fmtpParam(fmtp[pt], "packetization-mode") == "1" &&
-			routableProfile(fmtpParam(fmtp[pt], "profile-level-id")):
+		case kind == "video" && strings.EqualFold(name, "H264") && FmtpParam(fmtp[pt], "packetization-mode") == "1" &&
+			routableProfile(FmtpParam(fmtp[pt], "profile-level-id")):
 			return nil
 		}
 	}
@@ -165,7 +165,7 @@ func routableProfile(plid string) bool {
 		return false // pion matches profile-level-id only when both sides name one
 	}
 	for _, p := range h264Profiles {
-		if strings.EqualFold(fmtpParam(p.fmt, "profile-level-id")[:4], plid[:4]) {
+		if strings.EqualFold(FmtpParam(p.fmt, "profile-level-id")[:4], plid[:4]) {
 			return true
 		}
 	}

@@ -600,8 +600,8 @@ func TestFmtpParam(t *testing.T) {
 		{"=x", "", "x"},
 	}
 	for _, tc := range tests {
-		if got := fmtpParam(tc.line, tc.key); got != tc.want {
-			t.Errorf("fmtpParam(%q, %q) = %q, want %q", tc.line, tc.key, got, tc.want)
+		if got := FmtpParam(tc.line, tc.key); got != tc.want {
+			t.Errorf("FmtpParam(%q, %q) = %q, want %q", tc.line, tc.key, got, tc.want)
 		}
 	}
 }
