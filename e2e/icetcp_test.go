@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/frontrow-live/frontrow/packager"
 )
 
 // dropUDPTo drops UDP to port on this machine (loopback included) with an
@@ -88,4 +90,34 @@ func TestBrowserICETCP(t *testing.T) {
 	t.Logf("over ICE-TCP (%s -> %s): first frame %v after the POST (%v in all), then %d frames, longest gap %.0f ms",
 		play.Pair.Local, play.Pair.Remote, time.Duration(play.FirstFrameMs*float64(time.Millisecond)).Round(time.Millisecond),
 		time.Since(start).Round(time.Millisecond), frames.Frames, frames.MaxGapMs)
+}
+
+// TestBrowserWHIPICETCP: a publisher on a network that drops UDP still
+// publishes over WHIP: the publishers' ICE agents share the passive ICE-TCP
+// port, and Chromium's camera reaches the stream over TCP.
+func TestBrowserWHIPICETCP(t *testing.T) {
+	br := startBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	g := startGateway(t)
+	udp, ok := g.UDPAddr().(*net.UDPAddr)
+	if !ok {
+		t.Fatalf("gateway UDP address %v", g.UDPAddr())
+	}
+	dropUDPTo(t, udp.Port)
+	p := br.open(t, ctx, g.base+"/healthz")
+	start := time.Now()
+	if err := p.call(ctx, "publish", map[string]any{"url": g.base + "/whip/tcp", "token": testToken, "timeoutMs": 15000}, nil); err != nil {
+		t.Fatalf("no WHIP publish with UDP dropped: %v", err)
+	}
+	connected := time.Since(start)
+	// Its video comes in: 100 packets.
+	if err := waitCond(ctx, func() bool {
+		s, ok := g.Registry().Get("tcp")
+		return ok && s.Counters().In[packager.KindVideo].Packets >= 100
+	}); err != nil {
+		t.Fatalf("no video from the publisher over ICE-TCP: %v", err)
+	}
+	t.Logf("published over ICE-TCP: connected %v after the page asked, 100 video packets in by %v",
+		connected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }

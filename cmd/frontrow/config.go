@@ -136,7 +136,7 @@ type ShutdownConfig struct {
 type WebRTCConfig struct {
 	// UDPAddr is the one UDP port that all ICE sessions share (ICE UDP mux).
 	UDPAddr string `mapstructure:"udp_addr"`
-	// TCPAddr is passive ICE-TCP (RFC 6544) for viewers whose networks drop UDP; empty: off.
+	// TCPAddr is passive ICE-TCP (RFC 6544) for peers whose networks drop UDP; empty: off.
 	TCPAddr string `mapstructure:"tcp_addr"`
 	// Hosts are the IPs or names advertised as host candidates; empty means the machine's
 	// own interface addresses. A name is resolved by whoever wires it.
@@ -241,7 +241,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.String(flagName("rtmp.addr"), d.RTMP.Addr, "RTMP ingest listen `address`")
 	fs.String(flagName("rtmps.addr"), d.RTMPS.Addr, "RTMPS ingest listen `address` (needs the TLS certificate; default: off)")
 	fs.String(flagName("webrtc.udp_addr"), d.WebRTC.UDPAddr, "UDP `address` shared by all ICE sessions")
-	fs.String(flagName("webrtc.tcp_addr"), d.WebRTC.TCPAddr, "TCP `address` of passive ICE-TCP for viewers whose networks drop UDP (empty: off)")
+	fs.String(flagName("webrtc.tcp_addr"), d.WebRTC.TCPAddr, "TCP `address` of passive ICE-TCP for viewers and publishers whose networks drop UDP (empty: off)")
 	fs.StringSlice(flagName("webrtc.hosts"), d.WebRTC.Hosts, "`hosts` (IPs or names, comma-separated) advertised as ICE host candidates (default: the machine's interfaces)")
 	fs.Duration(flagName("webrtc.grace_period"), d.WebRTC.GracePeriod, "how long a stream waits for its publisher to reconnect")
 	fs.Duration(flagName("webrtc.disconnect_timeout"), d.WebRTC.DisconnectTimeout, fmt.Sprintf("how long a WebRTC session whose peer vanished lives on before it is closed (%v to %v)", minDisconnectTimeout, maxDisconnectTimeout))

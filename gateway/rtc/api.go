@@ -130,6 +130,13 @@ func New(cfg Config) (*Engine, error) {
 		s.SetIncludeLoopbackCandidate(loopback)
 		s.SetICETimeouts(disconnected, failed, keepalive)
 		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+		if e.tcp != nil {
+			// Publishers on networks that drop UDP reach the same passive
+			// ICE-TCP port as viewers.
+			s.SetICETCPMux(pionTCPMux{e.tcp})
+			s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6,
+				webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
+		}
 		// Answer actpass offers as the DTLS server (a=setup:passive), as
 		// WHIP and WHEP clients expect (RFC 9725 section 4.2).
 		_ = s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)

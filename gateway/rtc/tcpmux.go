@@ -178,6 +178,7 @@ type tcpMux struct {
 
 	mu    sync.Mutex
 	links map[*TCPLink]struct{}
+	pion  map[string]*tcpPacketConn // the publishers' agents' conns, by local ufrag (pionTCPMux)
 }
 
 // newTCPMux serves ICE-TCP on ln; firstFrame is tcpFirstFrameTimeout but
@@ -185,7 +186,7 @@ type tcpMux struct {
 func newTCPMux(ln net.Listener, lookup func(string) TCPHandler, firstFrame time.Duration, log *slog.Logger) *tcpMux {
 	m := &tcpMux{
 		ln: ln, lookup: lookup, log: log, firstFrame: firstFrame,
-		pending: make(chan struct{}, tcpMaxPending), links: map[*TCPLink]struct{}{},
+		pending: make(chan struct{}, tcpMaxPending), links: map[*TCPLink]struct{}{}, pion: map[string]*tcpPacketConn{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.wg.Add(1)
@@ -247,7 +248,7 @@ func (m *tcpMux) serve(c net.Conn) {
 	var h TCPHandler
 	if err == nil {
 		if ufrag := stunUfrag(p); ufrag != nil {
-			h = m.lookup(string(ufrag))
+			h = m.handler(string(ufrag))
 		}
 		if h == nil {
 			err = errTCPFirstNotCheck
@@ -286,6 +287,20 @@ func (m *tcpMux) serve(c net.Conn) {
 	}
 }
 
+// handler is the session a first check names: a lean connection's, else a
+// publisher's pion agent's.
+func (m *tcpMux) handler(ufrag string) TCPHandler {
+	if h := m.lookup(ufrag); h != nil {
+		return h
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.pion[ufrag]; c != nil {
+		return c
+	}
+	return nil
+}
+
 // close stops accepting, closes every connection and waits for their
 // goroutines.
 func (m *tcpMux) close() error {
@@ -295,7 +310,14 @@ func (m *tcpMux) close() error {
 	for l := range m.links {
 		l.Close()
 	}
+	pion := make([]*tcpPacketConn, 0, len(m.pion))
+	for _, c := range m.pion {
+		pion = append(pion, c)
+	}
 	m.mu.Unlock()
+	for _, c := range pion {
+		_ = c.Close()
+	}
 	m.wg.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
