@@ -33,6 +33,13 @@ type mmsgSender struct {
 	names6  []unix.RawSockaddrInet6
 	control []byte
 	lastLog time.Time
+
+	// The sendmmsg call in progress: what write hands to raw.Write, bound
+	// once so that a call allocates nothing.
+	write   func(fd uintptr) bool
+	pending []mmsghdr
+	sent    int
+	errno   syscall.Errno
 }
 
 // gsoControlLen is the room a UDP_SEGMENT control message takes.
@@ -56,7 +63,9 @@ func newBatchSender(sock net.PacketConn, log *slog.Logger) batchSender {
 	}); err != nil || serr != nil {
 		return each
 	}
-	return &mmsgSender{raw: raw, inet6: domain == unix.AF_INET6, useGSO: true, log: log, each: each}
+	m := &mmsgSender{raw: raw, inet6: domain == unix.AF_INET6, useGSO: true, log: log, each: each}
+	m.write = m.sendOnce
+	return m
 }
 
 func (m *mmsgSender) gso() bool { return m.useGSO }
@@ -146,16 +155,10 @@ func (m *mmsgSender) prepare(ts []train) {
 // sendmmsg sends hdrs, waiting (in the poller) while the socket buffer is
 // full; it returns how many messages went.
 func (m *mmsgSender) sendmmsg(hdrs []mmsghdr) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := m.raw.Write(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), 0, 0, 0)
-		if e == unix.EAGAIN {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
+	m.pending, m.sent, m.errno = hdrs, 0, 0
+	err := m.raw.Write(m.write)
+	n, errno := m.sent, m.errno
+	m.pending = nil
 	if err != nil {
 		return 0, err
 	}
@@ -166,6 +169,17 @@ func (m *mmsgSender) sendmmsg(hdrs []mmsghdr) (int, error) {
 		return 0, unix.EIO
 	}
 	return n, nil
+}
+
+// sendOnce is one sendmmsg of m.pending; false asks the poller to wait
+// until the socket takes more.
+func (m *mmsgSender) sendOnce(fd uintptr) bool {
+	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.pending[0])), uintptr(len(m.pending)), 0, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	m.sent, m.errno = int(r), e
+	return true
 }
 
 func (m *mmsgSender) logErr(err error) {
