@@ -52,9 +52,6 @@ const (
 	toneWindow = 1500 * time.Millisecond
 )
 
-// audioRace is set under the race detector (audio_race_test.go).
-var audioRace bool
-
 // sineFile is H264 + AAC-LC 44.1 kHz stereo with silence until sineOnset,
 // then a 1 kHz tone starting at phase 0; its video has an IDR at the onset
 // (testdata/README.md).

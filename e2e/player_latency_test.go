@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontrow-live/frontrow/internal/race"
 )
 
 // latencyRun is what harness.js's hlsLatency measured.
@@ -63,7 +65,7 @@ const (
 // the gateway's pure-Go AAC encoder several times) and alone: `make test`
 // runs it in a second pass after the race-enabled suite.
 func TestPlayerLLHLSLatency(t *testing.T) {
-	if audioRace {
+	if race.Enabled {
 		t.Skip("a latency measurement: make test runs it without -race, after the rest (go test -run TestPlayerLLHLSLatency ./e2e)")
 	}
 	br := startBrowser(t)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/frontrow-live/frontrow/internal/race"
 )
 
 // rampSample is one of window.frontrowTest.publisherRamp's samples.
@@ -28,7 +30,7 @@ type rampSample struct {
 // gateway's feedback timing: under the race detector the gateway's jitter
 // looks like congestion. make test runs it in the pass without -race.
 func TestPublisherRamp(t *testing.T) {
-	if audioRace {
+	if race.Enabled {
 		t.Skip("a measurement: make test runs it without -race, after the rest (go test -run TestPublisherRamp ./e2e)")
 	}
 	const (

@@ -93,10 +93,10 @@ type Conn struct {
 	inBuf   []byte
 	stunBuf []byte
 
-	outMu  sync.Mutex
-	out    *srtp.Context // nil until connected
-	outBuf []byte
-	outHdr rtp.Header
+	// out seals what is sent, set once DTLS is up. Only one goroutine
+	// seals (the viewer's send worker): SealRTP and SealRTCP take no lock.
+	out    atomic.Pointer[srtp.Context]
+	outHdr rtp.Header // SealRTP's scratch
 
 	started      atomic.Bool // Start ran, or Close before it
 	disconnected atomic.Bool
@@ -124,7 +124,7 @@ func New(cfg Config) (*Conn, error) {
 		cfg: cfg, log: cfg.Logger,
 		ice:      NewICE(cfg.Local, cfg.RemoteUfrag),
 		selected: make(chan struct{}),
-		inBuf:    make([]byte, maxPacket), stunBuf: make([]byte, 0, 512), outBuf: make([]byte, maxPacket+srtpOverhead),
+		inBuf:    make([]byte, maxPacket), stunBuf: make([]byte, 0, 512),
 		done: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -363,9 +363,7 @@ func (c *Conn) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("srtcp context: %w", err)
 	}
-	c.outMu.Lock()
-	c.out = out
-	c.outMu.Unlock()
+	c.out.Store(out)
 	c.in.Store(in)
 	return nil
 }
@@ -424,11 +422,10 @@ func (c *Conn) Remote() (Path, bool) {
 // and encrypts it there: dst must have room for the packet and the SRTP
 // tag (maxPacket + srtpOverhead is always enough). It returns the SRTP
 // packet, or false before the connection is up. h.Padding and
-// h.PaddingSize are set from padding.
+// h.PaddingSize are set from padding. One goroutine at a time may seal.
 func (c *Conn) SealRTP(dst []byte, h *rtp.Header, payload []byte, padding int) ([]byte, bool, error) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.out == nil {
+	out := c.out.Load()
+	if out == nil {
 		return nil, false, nil
 	}
 	h.Padding, h.PaddingSize = padding > 0, byte(padding)
@@ -446,7 +443,7 @@ func (c *Conn) SealRTP(dst []byte, h *rtp.Header, payload []byte, padding int) (
 		clear(buf[n : size-1])
 		buf[size-1] = byte(padding)
 	}
-	enc, err := c.out.EncryptRTP(dst[:0], buf, &c.outHdr)
+	enc, err := out.EncryptRTP(dst[:0], buf, &c.outHdr)
 	if err != nil {
 		return nil, false, fmt.Errorf("peer: srtp: %w", err)
 	}
@@ -456,9 +453,8 @@ func (c *Conn) SealRTP(dst []byte, h *rtp.Header, payload []byte, padding int) (
 // SealRTCP encrypts compound RTCP into dst's array (room as for SealRTP);
 // false before the connection is up.
 func (c *Conn) SealRTCP(dst []byte, pkts []rtcp.Packet) ([]byte, bool, error) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.out == nil {
+	out := c.out.Load()
+	if out == nil {
 		return nil, false, nil
 	}
 	raw, err := rtcp.Marshal(pkts) // a report a second: its allocation is no matter
@@ -468,65 +464,12 @@ func (c *Conn) SealRTCP(dst []byte, pkts []rtcp.Packet) ([]byte, bool, error) {
 	if len(raw)+srtpOverhead > cap(dst) {
 		return nil, false, fmt.Errorf("peer: rtcp of %d bytes too large", len(raw))
 	}
-	enc, err := c.out.EncryptRTCP(dst[:0], raw, nil)
+	enc, err := out.EncryptRTCP(dst[:0], raw, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("peer: srtcp: %w", err)
 	}
 	return enc, true, nil
 }
-
-// WriteRTP encrypts one packet and queues it for the peer; it is dropped
-// (nil error) before the connection is up.
-func (c *Conn) WriteRTP(h *rtp.Header, payload []byte) error {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.out == nil {
-		return nil
-	}
-	n, err := h.MarshalTo(c.outBuf)
-	if err != nil {
-		return fmt.Errorf("peer: rtp header: %w", err)
-	}
-	if n+len(payload)+srtpOverhead > len(c.outBuf) {
-		return fmt.Errorf("peer: rtp packet of %d bytes too large", n+len(payload))
-	}
-	n += copy(c.outBuf[n:], payload)
-	enc, err := c.out.EncryptRTP(c.outBuf[:0], c.outBuf[:n], &c.outHdr)
-	if err != nil {
-		return fmt.Errorf("peer: srtp: %w", err)
-	}
-	return c.writeToRemote(enc)
-}
-
-// WriteRTCP encrypts and queues compound RTCP for the peer; dropped before
-// the connection is up.
-func (c *Conn) WriteRTCP(pkts []rtcp.Packet) error {
-	raw, err := rtcp.Marshal(pkts)
-	if err != nil {
-		return fmt.Errorf("peer: rtcp: %w", err)
-	}
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if c.out == nil {
-		return nil
-	}
-	enc, err := c.out.EncryptRTCP(c.outBuf[:0], raw, nil)
-	if err != nil {
-		return fmt.Errorf("peer: srtcp: %w", err)
-	}
-	return c.writeToRemote(enc)
-}
-
-// Connected reports whether DTLS is up (media can flow).
-func (c *Conn) Connected() bool {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	return c.out != nil
-}
-
-// Disconnected reports whether the peer has sent no ICE check for half the
-// disconnect timeout.
-func (c *Conn) Disconnected() bool { return c.disconnected.Load() }
 
 // Done is closed when the connection has ended (Reason says why).
 func (c *Conn) Done() <-chan struct{} { return c.done }

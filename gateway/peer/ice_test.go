@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
+
+	"github.com/frontrow-live/frontrow/internal/race"
 )
 
 // The local (gateway) and remote (browser) credentials the tests use.
@@ -586,7 +587,7 @@ func TestICEHandleDstSharesMsg(t *testing.T) {
 // The race detector makes sync.Pool, which pion/stun's HMAC uses, drop items
 // at random, so allocations are only counted without it.
 func TestAllocsICEHandle(t *testing.T) {
-	if iceRaceEnabled() {
+	if race.Enabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
 	raw, _ := iceBuild(t, iceLocal, iceRemoteUfrag, iceReq{useCandidate: true})
@@ -626,19 +627,6 @@ func TestAllocsICEHandle(t *testing.T) {
 	if ours > pion {
 		t.Errorf("Handle allocates %.0f times per check, pion/stun alone %.0f", ours, pion)
 	}
-}
-
-func iceRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 func BenchmarkICEHandle(b *testing.B) {

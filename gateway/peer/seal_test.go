@@ -5,6 +5,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+
+	"github.com/frontrow-live/frontrow/internal/race"
 )
 
 // sealingConn is a Conn as it is once DTLS is up, with fixed SRTP keys:
@@ -16,7 +18,9 @@ func sealingConn(tb testing.TB) *Conn {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &Conn{out: out}
+	c := &Conn{}
+	c.out.Store(out)
+	return c
 }
 
 // BenchmarkSealRTP is the per-viewer, per-packet work of the send path:
@@ -41,7 +45,7 @@ func BenchmarkSealRTP(b *testing.B) {
 // send path's per-viewer, per-packet part; make test runs it without
 // -race).
 func TestAllocsSealRTP(t *testing.T) {
-	if iceRaceEnabled() {
+	if race.Enabled {
 		t.Skip("allocation counts mean nothing under -race: make test runs this without it")
 	}
 	c := sealingConn(t)

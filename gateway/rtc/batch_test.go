@@ -3,23 +3,11 @@ package rtc
 import (
 	"net"
 	"net/netip"
-	"runtime/debug"
 	"testing"
 	"time"
-)
 
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
+	"github.com/frontrow-live/frontrow/internal/race"
+)
 
 // batchEngine is an engine on loopback and a socket that receives what
 // its batches send.
@@ -78,7 +66,7 @@ func TestBatchTrains(t *testing.T) {
 // to a batch and sending it allocates nothing (make test runs this
 // without -race).
 func TestAllocsBatch(t *testing.T) {
-	if raceEnabled() {
+	if race.Enabled {
 		t.Skip("allocation counts mean nothing under -race: make test runs this without it")
 	}
 	e, rx := batchEngine(t)

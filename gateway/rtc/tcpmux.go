@@ -75,9 +75,11 @@ type TCPLink struct {
 	remote netip.AddrPort
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	queue   [][]byte
-	queued  int
+	mu sync.Mutex
+	// pending holds the framed packets waiting for the writer, back to
+	// back; the writer swaps it with its spare, so no packet allocates.
+	pending []byte
+	spare   []byte
 	closed  bool
 	dropped uint64
 	wake    chan struct{}
@@ -102,16 +104,13 @@ func (l *TCPLink) Write(p []byte) error {
 		l.mu.Unlock()
 		return errTCPLinkClosed
 	}
-	if l.queued+len(p)+2 > tcpQueueBytes {
+	if len(l.pending)+len(p)+2 > tcpQueueBytes {
 		l.dropped++
 		l.mu.Unlock()
 		return nil
 	}
-	f := make([]byte, 2+len(p))
-	binary.BigEndian.PutUint16(f, uint16(len(p)))
-	copy(f[2:], p)
-	l.queue = append(l.queue, f)
-	l.queued += len(f)
+	l.pending = binary.BigEndian.AppendUint16(l.pending, uint16(len(p)))
+	l.pending = append(l.pending, p...)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -122,7 +121,6 @@ func (l *TCPLink) Write(p []byte) error {
 
 // writeLoop writes what is queued until the link closes.
 func (l *TCPLink) writeLoop() {
-	var bufs net.Buffers
 	for {
 		select {
 		case <-l.wake:
@@ -130,15 +128,21 @@ func (l *TCPLink) writeLoop() {
 			return
 		}
 		l.mu.Lock()
-		q := l.queue
-		l.queue, l.queued = nil, 0
+		out := l.pending
+		l.pending, l.spare = l.spare[:0], nil
 		l.mu.Unlock()
-		if len(q) == 0 {
+		if len(out) == 0 {
+			l.mu.Lock()
+			l.spare = out
+			l.mu.Unlock()
 			continue
 		}
-		bufs = append(bufs[:0], q...)
 		_ = l.conn.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
-		if _, err := bufs.WriteTo(l.conn); err != nil {
+		_, err := l.conn.Write(out)
+		l.mu.Lock()
+		l.spare = out[:0]
+		l.mu.Unlock()
+		if err != nil {
 			l.log.Debug("ice-tcp: write", "remote", l.remote, "err", err)
 			l.Close()
 			return
@@ -154,7 +158,7 @@ func (l *TCPLink) Close() {
 		return
 	}
 	l.closed = true
-	l.queue = nil
+	l.pending, l.spare = nil, nil
 	close(l.done)
 	_ = l.conn.Close()
 }
@@ -256,6 +260,7 @@ func (m *tcpMux) serve(c net.Conn) {
 	}
 	if err != nil {
 		m.log.Debug("ice-tcp: connection refused", "remote", remote, "err", err)
+		release() // before the close: whoever sees it closed sees the slot free
 		_ = c.Close()
 		return
 	}

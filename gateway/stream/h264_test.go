@@ -7,6 +7,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+
+	"github.com/frontrow-live/frontrow/internal/race"
 )
 
 // A real baseline SPS (1920x1080, pic_order_cnt_type 2) and PPS, so
@@ -550,7 +552,7 @@ func TestAUAssemblerBuffersByTurns(t *testing.T) {
 // TestAllocsAUAssembler: in the steady state (its buffers grown by the
 // first units) the assembler completes a unit without allocating.
 func TestAllocsAUAssembler(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are not the program's under -race; make test runs this without it")
 	}
 	a := newAUAssembler()

@@ -3,6 +3,7 @@ package whep
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/frontrow-live/frontrow/gateway/peer"
+	"github.com/frontrow-live/frontrow/gateway/signaling"
 	"github.com/frontrow-live/frontrow/gateway/stream"
 	"github.com/frontrow-live/frontrow/packager"
 )
@@ -384,7 +386,10 @@ func (v *viewer) RestartICE(ufrag, _ string) ([]byte, error) {
 		return nil, fmt.Errorf("whep: ice credentials: %w", err)
 	}
 	if err := v.conn.Restart(creds, ufrag); err != nil {
-		return nil, err
+		// The session is ending (its connection closed): the client's
+		// answer is a new session, not a server error.
+		v.log.Debug("whep: ice restart refused", "err", err)
+		return nil, &signaling.Refusal{Status: http.StatusConflict, Msg: "the session is ending; start a new one"}
 	}
 	v.ufrag.Store(&ufrag)
 	v.log.Info("viewer ice restart", "tier", "webrtc")
